@@ -1,0 +1,39 @@
+# pymongoose-go: the two commands of the README are `make demo` and `make test`.
+PYTHON ?= python3
+PY_INCLUDE := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+# pybind is cgo against Python.h: vet needs the interpreter's headers.
+export CGO_CFLAGS := -I$(PY_INCLUDE) -O2
+export CGO_LDFLAGS_ALLOW := .*
+
+.PHONY: install demo test test-go test-py fuzz bench vet clean
+
+install:
+	$(PYTHON) -m pip install .
+
+# Install and run the demo server on http://127.0.0.1:8000 (Ctrl+C stops it).
+demo: install
+	$(PYTHON) -m pymongoose
+
+# The whole suite: Go (vet, race, a short fuzz) and pytest against the installed package.
+test: install vet test-go fuzz test-py
+
+vet:
+	test -z "$$(gofmt -l core pybind bench 2>/dev/null)" || (gofmt -l core pybind bench; exit 1)
+	go vet ./...
+
+test-go:
+	go test -race -count=1 ./...
+
+fuzz:
+	go test -run='^$$' -fuzz=FuzzParseRequest -fuzztime=10s ./core/
+
+# pytest runs from tests/ so that `import pymongoose` finds the installed
+# package, not the source directory (which has no compiled extension).
+test-py:
+	cd tests && $(PYTHON) -m pytest -q -p no:cacheprovider
+
+bench: install
+	$(PYTHON) bench/run.py
+
+clean:
+	rm -rf build dist *.egg-info pymongoose/_gopy pymongoose/*.so

@@ -1,0 +1,99 @@
+package pybind
+
+/*
+#include "native.h"
+*/
+import "C"
+
+import (
+	"unsafe"
+
+	"github.com/pymongoose-go/pymongoose-go/core"
+)
+
+func bytesPtr(b []byte) *C.char {
+	if len(b) == 0 {
+		return nil
+	}
+	return (*C.char)(unsafe.Pointer(&b[0]))
+}
+
+// wrapper returns the Python Connection of c, creating it on first use. An
+// accepted connection starts with its listener's handler; one created by
+// listen()/connect() with the handler= of that call.
+func (pm *pyManager) wrapper(c *core.Conn) *C.PyObject {
+	if w, ok := c.Tag.(*C.PyObject); ok {
+		return w
+	}
+	if pm.core == nil {
+		return nil
+	}
+	var parent *C.PyObject
+	if p := c.Parent(); p != nil {
+		parent, _ = p.Tag.(*C.PyObject)
+	}
+	w := C.pmg_wrap(pm.core, C.longlong(pm.id), C.ulonglong(c.ID()), parent)
+	if w == nil {
+		return nil
+	}
+	c.Tag = w
+	pm.conns[c.ID()] = c
+	return w
+}
+
+// dispatch is the engine's Dispatcher: one Go->C call per event.
+func (pm *pyManager) dispatch(c *core.Conn, ev core.Event, data any) core.Result {
+	w := pm.wrapper(c)
+	if w == nil {
+		return core.ResultOK
+	}
+	var rc C.int
+	switch d := data.(type) {
+	case *core.HTTPMessage:
+		n := pm.fillSpans(d)
+		rc = C.pmg_dispatch(pm.core, w, C.int(ev), C.PMG_DATA_HTTP,
+			bytesPtr(d.Head), C.Py_ssize_t(len(d.Head)), bytesPtr(d.Body), C.Py_ssize_t(len(d.Body)),
+			&pm.spans[0], C.int(n), 0)
+	case string:
+		b := unsafe.Slice(unsafe.StringData(d), len(d))
+		rc = C.pmg_dispatch(pm.core, w, C.int(ev), C.PMG_DATA_STR,
+			bytesPtr(b), C.Py_ssize_t(len(b)), nil, 0, nil, 0, 0)
+	case []byte:
+		rc = C.pmg_dispatch(pm.core, w, C.int(ev), C.PMG_DATA_BYTES,
+			bytesPtr(d), C.Py_ssize_t(len(d)), nil, 0, nil, 0, 0)
+	case int:
+		rc = C.pmg_dispatch(pm.core, w, C.int(ev), C.PMG_DATA_INT, nil, 0, nil, 0, nil, 0, C.longlong(d))
+	case int64:
+		rc = C.pmg_dispatch(pm.core, w, C.int(ev), C.PMG_DATA_INT, nil, 0, nil, 0, nil, 0, C.longlong(d))
+	default:
+		rc = C.pmg_dispatch(pm.core, w, C.int(ev), C.PMG_DATA_NONE, nil, 0, nil, 0, nil, 0, 0)
+	}
+	if ev == core.EvClose {
+		// native.c has invalidated the wrapper and dropped its reference.
+		delete(pm.conns, c.ID())
+		c.Tag = nil
+	}
+	return core.Result(rc)
+}
+
+// fillSpans lays the message's spans out as native.c expects them.
+func (pm *pyManager) fillSpans(d *core.HTTPMessage) int {
+	s := &pm.spans
+	put := func(i int, sp core.Span) {
+		s[2*i] = C.int32_t(sp.Off)
+		s[2*i+1] = C.int32_t(sp.Len)
+	}
+	put(0, d.Method)
+	put(1, d.URI)
+	put(2, d.Query)
+	put(3, d.Proto)
+	n := len(d.Headers)
+	if n > C.PMG_MAX_HEADERS {
+		n = C.PMG_MAX_HEADERS
+	}
+	for i := 0; i < n; i++ {
+		put(4+2*i, d.Headers[i].Name)
+		put(5+2*i, d.Headers[i].Value)
+	}
+	return n
+}

@@ -1,0 +1,104 @@
+/* Hand-written CPython side of the hot path: the object layouts shared by
+ * native.c (the extension types) and the cgo exports in hot.go. */
+#ifndef PYMONGOOSE_NATIVE_H
+#define PYMONGOOSE_NATIVE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+
+/* Result codes the dispatcher hands back to Go (core.Result). */
+#define PMG_OK 0
+#define PMG_EXCEPTION 1
+#define PMG_ABORT 2
+
+/* Payload kinds of pmg_dispatch. */
+#define PMG_DATA_NONE 0
+#define PMG_DATA_HTTP 1
+#define PMG_DATA_STR 2
+#define PMG_DATA_BYTES 3
+#define PMG_DATA_INT 4
+
+#define PMG_MAX_HEADERS 30
+/* method, uri, query, proto, then name/value per header: (off, len) pairs. */
+#define PMG_SPAN_INTS (2 * (4 + 2 * PMG_MAX_HEADERS))
+
+/* Per-Manager state on the Python side. Go keeps a pointer to it while the
+ * Manager is open and uses it for every dispatch. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *handler;         /* default handler or None */
+    PyObject *conns;           /* dict: id -> Connection */
+    PyObject *timers;          /* dict: key -> Timer */
+    PyObject *pending_handler; /* handler= of the listen/connect call in progress */
+    PyObject *exc_type, *exc_value, *exc_tb; /* BaseException waiting to propagate */
+    long long mid;             /* Go registry id; 0 once freed */
+    long long next_timer_key;
+    int polling;               /* a poll() of this Manager is running */
+    int closing;               /* Manager.close() in progress from another thread */
+    unsigned long poll_thread; /* thread id running poll() */
+} CoreObject;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *handler;
+    PyObject *userdata;
+    CoreObject *core;          /* NULL for a closed wrapper */
+    long long mid;
+    unsigned long long id;     /* 0 for a closed wrapper */
+    int in_close;              /* MG_EV_CLOSE is being delivered */
+} ConnObject;
+
+typedef struct {
+    PyObject_HEAD
+    const char *head;
+    Py_ssize_t head_len;
+    const char *body;
+    Py_ssize_t body_len;
+    int nhdr;
+    int valid;
+    int32_t spans[PMG_SPAN_INTS];
+} HttpMsgObject;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *callback;
+    PyObject *core;            /* CoreObject or NULL */
+    long long key;
+    int active;
+} TimerObject;
+
+/* Connection state snapshot filled by Go (pmg_conn_info). */
+typedef struct {
+    unsigned int flags;
+    long long recv_len, send_len, recv_size, send_size;
+    unsigned char local_ip[16], remote_ip[16];
+    int local_port, remote_port;
+    int local_v6, remote_v6;
+} pmg_info;
+
+#define PMG_F_LISTENING (1u << 0)
+#define PMG_F_CLIENT (1u << 1)
+#define PMG_F_TLS (1u << 2)
+#define PMG_F_UDP (1u << 3)
+#define PMG_F_WEBSOCKET (1u << 4)
+#define PMG_F_READABLE (1u << 5)
+#define PMG_F_WRITABLE (1u << 6)
+#define PMG_F_FULL (1u << 7)
+#define PMG_F_DRAINING (1u << 8)
+#define PMG_F_CLOSING (1u << 9)
+
+/* Called from Go (hot.go). */
+int pmg_dispatch(PyObject *core, PyObject *conn, int ev, int kind,
+                 const char *p1, Py_ssize_t n1, const char *p2, Py_ssize_t n2,
+                 const int32_t *spans, int nhdr, long long ival);
+PyObject *pmg_wrap(PyObject *core, long long mid, unsigned long long id, PyObject *parent);
+int pmg_timer_fire(PyObject *core, long long key, int last);
+void pmg_core_freed(PyObject *core);
+void *pmg_save_thread(void);
+void pmg_restore_thread(void *ts);
+int pmg_check_signals(void);
+void pmg_incref(PyObject *o);
+void pmg_decref(PyObject *o);
+
+#endif

@@ -1,0 +1,115 @@
+package pybind
+
+/*
+#include "native.h"
+*/
+import "C"
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/pymongoose-go/pymongoose-go/core"
+)
+
+// pyManager ties one engine Manager to its Python-side core object.
+type pyManager struct {
+	id     int64
+	m      *core.Manager
+	core   *C.PyObject // CoreObject; set by pmg_attach
+	conns  map[uint64]*core.Conn
+	timersMu sync.Mutex // Timer.cancel() may come from any thread
+	timers   map[int64]*core.Timer
+	spans  [C.PMG_SPAN_INTS]C.int32_t // reused for every HTTP event
+}
+
+var (
+	registryMu sync.Mutex
+	registry   atomic.Pointer[map[int64]*pyManager]
+	nextID     int64
+)
+
+func lookup(id int64) *pyManager {
+	if m := registry.Load(); m != nil {
+		return (*m)[id]
+	}
+	return nil
+}
+
+// register and unregister copy the map so lookups need no lock: wakeup()
+// may come from any thread.
+func register(pm *pyManager) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	nextID++
+	pm.id = nextID
+	next := map[int64]*pyManager{pm.id: pm}
+	if old := registry.Load(); old != nil {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	registry.Store(&next)
+}
+
+func unregister(id int64) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	old := registry.Load()
+	if old == nil {
+		return
+	}
+	next := make(map[int64]*pyManager, len(*old))
+	for k, v := range *old {
+		if k != id {
+			next[k] = v
+		}
+	}
+	registry.Store(&next)
+}
+
+// free forgets the Manager once the engine has closed it and invalidates
+// every Python wrapper that is left.
+func (pm *pyManager) free() {
+	if lookup(pm.id) == nil {
+		return
+	}
+	unregister(pm.id)
+	pm.conns = map[uint64]*core.Conn{}
+	pm.timersMu.Lock()
+	pm.timers = map[int64]*core.Timer{}
+	pm.timersMu.Unlock()
+	if pm.core != nil {
+		C.pmg_core_freed(pm.core)
+		pm.core = nil
+	}
+}
+
+func (pm *pyManager) conn(id C.ulonglong) *core.Conn {
+	// The entry goes away once MG_EV_CLOSE has been delivered; while that
+	// event runs the wrapper is still open (API.md 6.3).
+	return pm.conns[uint64(id)]
+}
+
+// connOf finds an open connection from the ids a wrapper carries.
+func connOf(mid C.longlong, id C.ulonglong) (*pyManager, *core.Conn) {
+	pm := lookup(int64(mid))
+	if pm == nil {
+		return nil, nil
+	}
+	return pm, pm.conn(id)
+}
+
+func (pm *pyManager) addTimer(key int64, t *core.Timer) {
+	pm.timersMu.Lock()
+	pm.timers[key] = t
+	pm.timersMu.Unlock()
+}
+
+func (pm *pyManager) takeTimer(key int64) *core.Timer {
+	pm.timersMu.Lock()
+	defer pm.timersMu.Unlock()
+	t := pm.timers[key]
+	delete(pm.timers, key)
+	return t
+}

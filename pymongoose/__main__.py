@@ -1,0 +1,105 @@
+"""Demo HTTP server: ``python -m pymongoose [--host H] [--port P] [--dir D]``.
+
+Serves an embedded page at ``/``, a JSON status at ``/api/status`` and, with
+``--dir``, the files below that directory. Ctrl+C stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import mimetypes
+import os
+import sys
+import time
+from typing import Any, Optional
+
+from . import MG_EV_HTTP_MSG, Manager, __version__
+
+PAGE = b"""<!doctype html>
+<html><head><meta charset="utf-8"><title>pymongoose-go</title></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 3em auto">
+<h1>pymongoose-go is running</h1>
+<p>This page is served by the pymongoose API on an event loop written in Go.</p>
+<ul>
+<li><a href="/api/status">/api/status</a>: JSON status of this server</li>
+<li>/files/...: files of the <code>--dir</code> directory, when given</li>
+</ul>
+</body></html>
+"""
+
+
+class Demo:
+    """The demo's request handler and its small state."""
+
+    def __init__(self, root: Optional[str]) -> None:
+        self.root = os.path.realpath(root) if root else None
+        self.started = time.time()
+        self.requests = 0
+
+    def file_response(self, uri: str) -> tuple[int, bytes, dict[str, str]]:
+        if self.root is None:
+            return 404, b"No --dir given\n", {"Content-Type": "text/plain"}
+        rel = uri[len("/files/"):]
+        path = os.path.realpath(os.path.join(self.root, rel))
+        if path != self.root and not path.startswith(self.root + os.sep):
+            return 400, b"Invalid path\n", {"Content-Type": "text/plain"}
+        if os.path.isdir(path):
+            names = sorted(os.listdir(path))
+            links = "".join(f'<li><a href="{n}{"/" if os.path.isdir(os.path.join(path, n)) else ""}">{n}</a></li>'
+                            for n in names)
+            return 200, f"<ul>{links}</ul>".encode(), {"Content-Type": "text/html; charset=utf-8"}
+        if not os.path.isfile(path):
+            return 404, b"Not found\n", {"Content-Type": "text/plain"}
+        with open(path, "rb") as f:
+            body = f.read()
+        ctype = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        return 200, body, {"Content-Type": ctype}
+
+    def __call__(self, conn: Any, ev: int, data: Any) -> None:
+        if ev != MG_EV_HTTP_MSG:
+            return
+        self.requests += 1
+        uri = data.uri
+        if uri == "/":
+            conn.reply(200, PAGE, {"Content-Type": "text/html; charset=utf-8"})
+        elif uri == "/api/status":
+            status = {"server": "pymongoose-go", "version": __version__, "requests": self.requests,
+                      "uptime_s": round(time.time() - self.started, 3)}
+            conn.reply(200, json.dumps(status), {"Content-Type": "application/json"})
+        elif uri.startswith("/files/"):
+            code, body, headers = self.file_response(uri)
+            conn.reply(code, body, headers)
+        else:
+            conn.reply(404, b"Not found\n", {"Content-Type": "text/plain"})
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pymongoose", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    parser.add_argument("--dir", default=None, help="directory served under /files/")
+    args = parser.parse_args(argv)
+    if args.dir and not os.path.isdir(args.dir):
+        parser.error(f"--dir {args.dir!r} is not a directory")
+    manager = Manager(Demo(args.dir))
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    try:
+        listener = manager.listen(f"http://{host}:{args.port}", http=True)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"pymongoose-go {__version__} serving on http://{host}:{listener.local_addr[1]}/ (Ctrl+C stops)",
+          flush=True)
+    try:
+        while True:
+            manager.poll(1000)
+    except KeyboardInterrupt:
+        print("stopping", flush=True)
+    finally:
+        manager.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

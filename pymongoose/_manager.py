@@ -1,0 +1,187 @@
+"""The Manager class: owns connections and timers and runs the event loop."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Optional
+
+from . import _mongoose as _native
+from ._gopy import pybind as _go
+
+Handler = Callable[["_native.Connection", int, Any], None]
+
+# Manager() keyword-only limits (API.md section 13) and their defaults.
+LIMITS = (
+    ("max_recv_size", 3145728),
+    ("max_head_size", 65536),
+    ("max_headers", 100),
+    ("max_body_size", 33554432),
+    ("max_message_size", 33554432),
+    ("head_timeout_ms", 30000),
+    ("stall_timeout_ms", 60000),
+    ("send_high_water", 1048576),
+)
+
+_FREED = "Manager has been freed"
+
+
+def _check_limit(name: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"Argument '{name}' has incorrect type (expected int, got {type(value).__name__})")
+    if value < 0:
+        raise ValueError(f"Argument '{name}' must be a non-negative int, got {value}")
+    return value
+
+
+def _check_str(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"Argument '{name}' has incorrect type (expected str, got {type(value).__name__})")
+    return value
+
+
+class Manager:
+    """Event manager: owns listeners, connections and timers.
+
+    Nothing happens in the background: all I/O, protocol parsing, timer
+    callbacks and handler calls run inside :meth:`poll`, on the thread that
+    calls it. ``handler(conn, ev, data)`` is the default event handler.
+    """
+
+    def __init__(
+        self,
+        handler: Optional[Handler] = None,
+        enable_wakeup: bool = False,
+        *,
+        max_recv_size: int = 3145728,
+        max_head_size: int = 65536,
+        max_headers: int = 100,
+        max_body_size: int = 33554432,
+        max_message_size: int = 33554432,
+        head_timeout_ms: int = 30000,
+        stall_timeout_ms: int = 60000,
+        send_high_water: int = 1048576,
+    ) -> None:
+        _native._check_fork()
+        given = locals()
+        limits = [_check_limit(name, given[name]) for name, _ in LIMITS]
+        self._core = _native._Core(handler)
+        try:
+            self._mid = _go.NewManager(bool(enable_wakeup), *limits)
+        except RuntimeError:
+            if enable_wakeup:
+                raise RuntimeError("Failed to initialize wakeup support") from None
+            raise RuntimeError("Failed to create the Manager") from None
+        self._core.attach(self._mid)
+        self._wakeup_enabled = bool(enable_wakeup)
+
+    # -- helpers -------------------------------------------------------
+    def _check(self) -> None:
+        _native._check_fork()
+        if self._core.freed or self._core.closing:
+            raise RuntimeError(_FREED)
+
+    def _conn(self, conn_id: int) -> "_native.Connection":
+        try:
+            return self._core.conn(conn_id)
+        except RuntimeError:
+            # closed from inside its own MG_EV_OPEN handler
+            return _native.Connection()
+
+    def _create(self, make: Callable[[], int], handler: Any, failure: str) -> "_native.Connection":
+        core = self._core
+        core.set_pending(handler)
+        try:
+            conn_id = make()
+        except RuntimeError:
+            core.raise_pending()
+            raise RuntimeError(failure) from None
+        finally:
+            core.set_pending(None)
+        core.raise_pending()
+        return self._conn(conn_id)
+
+    # -- public API ----------------------------------------------------
+    @property
+    def handler(self) -> Any:
+        """The default event handler."""
+        return self._core.handler
+
+    def poll(self, timeout_ms: int = 0) -> None:
+        """Run one iteration of the event loop, waiting up to ``timeout_ms``
+        milliseconds for I/O (0: do not wait; negative: wait for I/O)."""
+        self._core.poll(timeout_ms)
+
+    def listen(self, url: str, handler: Optional[Handler] = None, *, http: bool = False,
+               reuse_port: bool = False) -> "_native.Connection":
+        """Listen on ``url`` (``tcp://``, ``http://``, ``udp://`` ...); port 0
+        picks a free port. ``http=True`` parses HTTP on accepted connections,
+        which start with this listener's handler. Raises RuntimeError when
+        the address cannot be bound."""
+        _check_str("url", url)
+        self._check()
+        return self._create(lambda: _go.Listen(self._mid, url, bool(http), bool(reuse_port)),
+                            handler, f"Failed to listen on '{url}'")
+
+    def connect(self, url: str, handler: Optional[Handler] = None, *,
+                http: bool = False) -> "_native.Connection":
+        """Start an outbound connection; the outcome arrives as events
+        (MG_EV_CONNECT, or MG_EV_ERROR then MG_EV_CLOSE)."""
+        _check_str("url", url)
+        self._check()
+        return self._create(lambda: _go.Connect(self._mid, url, bool(http)),
+                            handler, f"Failed to connect to '{url}'")
+
+    def timer_add(self, milliseconds: int, callback: Callable[[], Any], *, repeat: bool = False,
+                  run_now: bool = False) -> "_native.Timer":
+        """Call ``callback()`` after ``milliseconds`` (every period with
+        ``repeat=True``; also in the first poll with ``run_now=True``)."""
+        if not isinstance(milliseconds, int):
+            raise TypeError("Argument 'milliseconds' has incorrect type "
+                            f"(expected int, got {type(milliseconds).__name__})")
+        self._check()
+        key, timer = self._core.timer_new(callback)
+        try:
+            _go.TimerAdd(self._mid, milliseconds, bool(repeat), bool(run_now), key)
+        except RuntimeError:
+            timer.cancel()
+            raise RuntimeError("Failed to add timer") from None
+        return timer
+
+    def wakeup(self, connection_id: int, data: bytes = b"") -> bool:
+        """Deliver MG_EV_WAKEUP with ``data`` to a connection in a later
+        poll(). The only method that may be called from any thread."""
+        if not isinstance(connection_id, int):
+            raise TypeError("Argument 'connection_id' has incorrect type "
+                            f"(expected int, got {type(connection_id).__name__})")
+        if type(data) is not bytes:
+            raise TypeError(f"Argument 'data' has incorrect type (expected bytes, got {type(data).__name__})")
+        if connection_id < 0 or connection_id > 0xFFFFFFFFFFFFFFFF:
+            raise OverflowError("connection_id out of range")
+        self._check()
+        if not self._wakeup_enabled or connection_id == 0:
+            return False
+        _native._wakeup(self._mid, connection_id, data)
+        return True
+
+    def close(self) -> None:
+        """Close every connection (MG_EV_POLL then MG_EV_CLOSE, nothing
+        flushed) and free the Manager. Idempotent. From a handler the close
+        happens at the end of the running poll(); from another thread it
+        waits for the running poll() to return."""
+        core = self._core
+        if core.freed:
+            return
+        if core.polling:
+            if core.poll_thread == threading.get_ident():
+                _go.CloseManager(self._mid)  # deferred to the end of poll()
+                return
+            core.closing = True
+            while core.polling:
+                _go.Interrupt(self._mid)
+                time.sleep(0.001)
+        try:
+            _go.CloseManager(self._mid)
+        finally:
+            core.closing = False
+        core.raise_pending()
