@@ -14,13 +14,13 @@ import (
 
 // pyManager ties one engine Manager to its Python-side core object.
 type pyManager struct {
-	id     int64
-	m      *core.Manager
-	core   *C.PyObject // CoreObject; set by pmg_attach
-	conns  map[uint64]*core.Conn
+	id       int64
+	m        *core.Manager
+	core     *C.PyObject // CoreObject; set by pmg_attach
+	conns    map[uint64]*core.Conn
 	timersMu sync.Mutex // Timer.cancel() may come from any thread
 	timers   map[int64]*core.Timer
-	spans  [C.PMG_SPAN_INTS]C.int32_t // reused for every HTTP event
+	spans    [C.PMG_SPAN_INTS]C.int32_t // reused for every HTTP event
 }
 
 var (
