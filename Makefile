@@ -5,17 +5,20 @@ PY_INCLUDE := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths(
 export CGO_CFLAGS := -I$(PY_INCLUDE) -O2
 export CGO_LDFLAGS_ALLOW := .*
 
-.PHONY: install demo test test-go test-py fuzz bench vet clean
+.PHONY: install install-test demo test test-go test-py fuzz bench vet clean
 
 install:
 	$(PYTHON) -m pip install .
+
+install-test:
+	$(PYTHON) -m pip install --quiet ".[test]"
 
 # Install and run the demo server on http://127.0.0.1:8000 (Ctrl+C stops it).
 demo: install
 	$(PYTHON) -m pymongoose
 
 # The whole suite: Go (vet, race, a short fuzz) and pytest against the installed package.
-test: install vet test-go fuzz test-py
+test: install-test vet test-go fuzz test-py
 
 vet:
 	test -z "$$(gofmt -l core pybind bench 2>/dev/null)" || (gofmt -l core pybind bench; exit 1)
