@@ -169,6 +169,7 @@ class Manager:
         flushed) and free the Manager. Idempotent. From a handler the close
         happens at the end of the running poll(); from another thread it
         waits for the running poll() to return."""
+        _native._check_fork()
         core = self._core
         if core.freed:
             return
