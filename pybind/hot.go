@@ -90,6 +90,9 @@ func pmg_poll(mid C.longlong, timeout C.int) (rc C.int) {
 		if C.pmg_check_signals() != 0 {
 			return pollSignal
 		}
+		if C.pmg_core_closing(pm.core) != 0 {
+			return pollOK // Manager.close() from another thread is waiting for us
+		}
 		if ready || total == 0 || (total > 0 && !time.Now().Before(deadline)) {
 			break
 		}

@@ -11,6 +11,7 @@
 #include <string.h>
 
 extern PyObject *PyInit__gobind(void);
+extern PyMethodDef pmg_func_methods[]; /* funcs.c */
 
 static int forked = 0;
 static const char FORK_MSG[] =
@@ -288,6 +289,7 @@ static PyTypeObject CoreType = {
 void *pmg_save_thread(void) { return PyEval_SaveThread(); }
 void pmg_restore_thread(void *ts) { PyEval_RestoreThread((PyThreadState *)ts); }
 int pmg_check_signals(void) { return PyErr_CheckSignals(); }
+int pmg_core_closing(PyObject *core) { return ((CoreObject *)core)->closing; }
 
 void pmg_incref(PyObject *o) {
     PyGILState_STATE st = PyGILState_Ensure();
@@ -1403,6 +1405,8 @@ PyMODINIT_FUNC PyInit__mongoose(void) {
     PyObject *m = PyModule_Create(&mongoose_module);
     if (!m)
         return NULL;
+    if (PyModule_AddFunctions(m, pmg_func_methods) < 0)
+        goto fail;
     str_items = PyUnicode_InternFromString("items");
     if (!str_items || add_type(m, &CoreType, "_Core") < 0 || add_type(m, &ConnType, "Connection") < 0 ||
         add_type(m, &HttpMsgType, "HttpMessage") < 0 || add_type(m, &WsMsgType, "WsMessage") < 0 ||

@@ -98,6 +98,7 @@ void pmg_core_freed(PyObject *core);
 void *pmg_save_thread(void);
 void pmg_restore_thread(void *ts);
 int pmg_check_signals(void);
+int pmg_core_closing(PyObject *core);
 void pmg_incref(PyObject *o);
 void pmg_decref(PyObject *o);
 

@@ -31,23 +31,34 @@ _gc.callbacks[:] = [cb for cb in _gc.callbacks if getattr(cb, "__name__", "") !=
 _os.register_at_fork(after_in_child=_mongoose._mark_forked)
 
 from ._manager import Manager  # noqa: E402
+from ._tls import TlsOpts  # noqa: E402
 
-Manager.__module__ = "pymongoose._mongoose"
-_mongoose.Manager = Manager
+for _cls in (Manager, TlsOpts):
+    _cls.__module__ = "pymongoose._mongoose"
+    setattr(_mongoose, _cls.__name__, _cls)
 
-_mongoose.__all__ = [
+_NAMES = [
     "Manager",
     "Connection",
     "HttpMessage",
     "WsMessage",
     "MqttMessage",
+    "TlsOpts",
     "Timer",
     *(n for n in dir(_mongoose) if n.startswith("MG_EV_")),
     "WEBSOCKET_OP_TEXT",
     "WEBSOCKET_OP_BINARY",
     "WEBSOCKET_OP_PING",
     "WEBSOCKET_OP_PONG",
+    "json_get",
+    "json_get_num",
+    "json_get_bool",
+    "json_get_long",
+    "json_get_str",
+    "url_encode",
+    "http_parse_multipart",
 ]
+_mongoose.__all__ = [n for n in _NAMES if hasattr(_mongoose, n)]
 
 from ._mongoose import *  # noqa: E402,F401,F403
 
