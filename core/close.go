@@ -1,0 +1,88 @@
+package core
+
+import "unicode/utf8"
+
+// Close closes the connection now (API.md §6.3): the socket is closed and
+// EvClose delivered before it returns, exactly once; unsent data is
+// dropped. It is a no-op on a closed connection and while its EvClose is
+// being delivered, and safe from any handler or timer.
+func (c *Conn) Close() {
+	if c.closed || c.inClose || c.m == nil {
+		return
+	}
+	c.m.closeConn(c)
+}
+
+// Drain marks the connection draining (API.md §6.2): no more data is taken
+// from the peer (buffered input is dropped, later input read and
+// discarded), queued output is flushed, then the connection closes.
+func (c *Conn) Drain() {
+	if c.closed || c.inClose || c.draining || c.m == nil {
+		return
+	}
+	c.draining = true
+	c.recv.reset() // keeps the memory: a running handler's message stays valid
+	if h := c.http; h != nil {
+		h.reparse, h.pollClear = false, false
+		h.headStart, h.bodyLast = zeroTime, zeroTime
+	}
+	c.lastWrite = c.m.clock()
+	c.m.kick(c)
+}
+
+// Error marks the connection closing and delivers EvError with msg cut to 63
+// bytes (never inside a UTF-8 sequence). EvClose follows at the end of the
+// connection's next turn.
+func (c *Conn) Error(msg string) {
+	if c.closed || c.inClose || c.m == nil {
+		return
+	}
+	c.closing = true
+	c.m.kick(c)
+	c.m.emit(c, EvError, truncateUTF8(msg, 63))
+}
+
+func truncateUTF8(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	s = s[:max]
+	// Drop a trailing partial character.
+	for i := len(s) - 1; i >= 0 && i >= len(s)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(s[i]) {
+			if !utf8.FullRuneInString(s[i:]) {
+				s = s[:i]
+			}
+			break
+		}
+	}
+	return s
+}
+
+// closeConn closes the socket, delivers EvClose and frees the buffers.
+func (m *Manager) closeConn(c *Conn) {
+	if c.closed || c.inClose {
+		return
+	}
+	c.inClose = true
+	c.closing = true
+	if c.dnsCancel != nil {
+		c.dnsCancel()
+		c.dnsCancel = nil
+	}
+	if c.draining && c.fd >= 0 && !c.listening {
+		// A close with unread input makes the kernel send RST, which can
+		// destroy the tail of the response still in flight.
+		m.discardInput(c)
+	}
+	m.unlink(c)
+	if h := c.http; h != nil && !h.server && !c.draining {
+		m.httpClientParse(c, true) // close-delimited response (§2.5)
+	}
+	m.emit(c, EvClose, nil)
+	c.closed = true
+	c.readable, c.writable, c.seenR = false, false, false
+	c.recv.free()
+	c.send.free()
+	c.recvSize, c.sendSize = 0, 0
+}

@@ -1,0 +1,141 @@
+package core
+
+import "time"
+
+// Conn is one connection: a listener, an accepted or outbound TCP socket, or
+// a UDP socket. Every method must be called on the Manager's loop thread.
+type Conn struct {
+	// Tag is free for the binding (it keeps its wrapper object here).
+	Tag any
+
+	m          *Manager
+	id         uint64
+	fd         int
+	parent     *Conn
+	prev, next *Conn // Manager list, newest first
+
+	listening    bool
+	client       bool
+	tls          bool
+	udp          bool
+	websocket    bool
+	httpListener bool // accepted children get the HTTP server engine
+
+	// Readiness, set by Wait from epoll and cleared when a syscall says EAGAIN.
+	readable bool
+	writable bool
+	sockErr  bool
+	peerShut bool // RDHUP/HUP seen: keep reading until end-of-file
+	epollOut bool // EPOLLOUT is in the interest set
+	seenR    bool // readable at the start of this turn (IsReadable)
+
+	resolving  bool
+	connecting bool
+	draining   bool
+	closing    bool // close at the end of the next turn
+	inClose    bool // EvClose being delivered
+	closed     bool
+	peerEOF    bool // read returned end-of-file
+
+	doneGen uint64 // Manager.gen of the last finished turn
+
+	local, remote Addr
+
+	recv     iobuf
+	recvSize int
+	send     iobuf
+	sendSize int
+	sendSeq  uint64 // bumped by every queued output (HTTP 500 logic)
+
+	lastWrite time.Time // drain stall detection
+	http      *httpConn
+	dnsCancel func()
+}
+
+// ID is the connection id: from 1 per Manager, never reused.
+func (c *Conn) ID() uint64 { return c.id }
+
+// Manager returns the owning manager.
+func (c *Conn) Manager() *Manager { return c.m }
+
+// Parent is the listener that accepted this connection, else nil.
+func (c *Conn) Parent() *Conn { return c.parent }
+
+func (c *Conn) IsListening() bool { return c.listening }
+func (c *Conn) IsClient() bool    { return c.client }
+func (c *Conn) IsTLS() bool       { return c.tls }
+func (c *Conn) IsUDP() bool       { return c.udp }
+func (c *Conn) IsWebsocket() bool { return c.websocket }
+func (c *Conn) IsReadable() bool  { return !c.closed && (c.readable || c.seenR) }
+func (c *Conn) IsWritable() bool  { return !c.closed && c.writable }
+func (c *Conn) IsDraining() bool  { return !c.closed && c.draining }
+
+// IsFull reports back-pressure: the send queue is at or above SendHighWater
+// and reading is paused (API.md §5.4).
+func (c *Conn) IsFull() bool {
+	hw := c.m.lim.SendHighWater
+	return !c.closed && hw > 0 && c.send.len() >= hw
+}
+
+// IsClosing is true once the connection is marked for closing, while its
+// EvClose is delivered, and afterwards.
+func (c *Conn) IsClosing() bool { return c.closing || c.inClose || c.closed }
+
+// IsClosed reports that EvClose has been delivered and the conn freed.
+func (c *Conn) IsClosed() bool { return c.closed }
+
+// IsHTTP reports an HTTP engine on the connection (or an HTTP listener).
+func (c *Conn) IsHTTP() bool { return c.http != nil || c.httpListener }
+
+func (c *Conn) LocalAddr() Addr  { return c.local }
+func (c *Conn) RemoteAddr() Addr { return c.remote }
+
+func (c *Conn) RecvLen() int { return c.recv.len() }
+func (c *Conn) SendLen() int { return c.send.len() }
+
+// RecvSize is the receive capacity as Mongoose reports it (multiples of 16384).
+func (c *Conn) RecvSize() int { return c.recvSize }
+
+// SendSize is the send capacity as Mongoose reports it: re-sized to the
+// length rounded up to 16384 after each append, never shrunk by writes.
+func (c *Conn) SendSize() int { return c.sendSize }
+
+// RecvData is a view of the receive buffer; callers copy.
+func (c *Conn) RecvData() []byte { return c.recv.data() }
+
+// SendData is a view of the queued output; callers copy.
+func (c *Conn) SendData() []byte { return c.send.data() }
+
+// established: a socket that does data I/O (not listening, resolving or connecting).
+func (c *Conn) established() bool {
+	return c.fd >= 0 && !c.listening && !c.resolving && !c.connecting
+}
+
+// canRead: reading is allowed now (draining conns read and discard).
+func (c *Conn) canRead() bool {
+	return c.readable && !c.peerEOF && (c.draining || !c.IsFull())
+}
+
+// pending reports work the next iteration must do without waiting.
+func (c *Conn) pending() bool {
+	if c.closing || c.draining && c.send.len() == 0 {
+		return true
+	}
+	if c.listening {
+		return c.readable
+	}
+	if !c.established() {
+		return false
+	}
+	if c.send.len() > 0 && c.writable || c.canRead() {
+		return true
+	}
+	return c.http != nil && c.http.reparse
+}
+
+// afterQueue notes new output: the loop must write it without waiting.
+func (c *Conn) afterQueue() {
+	c.sendSeq++
+	c.sendSize = roundIO(c.send.len())
+	c.m.kick(c)
+}

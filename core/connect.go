@@ -1,0 +1,165 @@
+package core
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ConnectOptions configure Connect; Init runs before EvOpen.
+type ConnectOptions struct {
+	HTTP bool
+	Init func(c *Conn)
+}
+
+// dnsTimeout caps a lookup on top of the system resolver's own timeouts.
+const dnsTimeout = 30 * time.Second
+
+type dnsAnswer struct {
+	id   uint64
+	host string
+	ip   net.IP
+	err  bool
+}
+
+// Connect starts an outbound connection without waiting (API.md §2.7,
+// §10.2). EvOpen, and for IP literals and localhost EvResolve (UDP also
+// EvConnect), fire before it returns. Host names are resolved in a
+// goroutine and answered in a later Process. The only error is an empty
+// URL (or a closed manager); network failures arrive as events.
+func (m *Manager) Connect(url string, o ConnectOptions) (*Conn, error) {
+	if m.closed || m.closingAll {
+		return nil, ErrManagerClosed
+	}
+	if url == "" {
+		return nil, ErrEmptyURL
+	}
+	ep := parseURL(url)
+	c := m.newConn(-1)
+	c.client = true
+	c.udp = ep.udp
+	c.tls = ep.tls
+	if o.HTTP && !ep.udp {
+		c.http = newHTTPConn(false)
+	}
+	if o.Init != nil {
+		o.Init(c)
+	}
+	if c.closed {
+		return c, nil
+	}
+	m.emit(c, EvOpen, nil)
+	if c.closed {
+		return c, nil
+	}
+	if ip := literalIP(ep.host); ip != nil {
+		m.connectTo(c, ip, ep.port)
+	} else {
+		m.resolve(c, ep.host, ep.port)
+	}
+	return c, nil
+}
+
+// resolve looks a name up away from the loop thread.
+func (m *Manager) resolve(c *Conn, host string, port int) {
+	c.resolving = true
+	c.remote = Addr{Port: port}
+	ctx, cancel := context.WithTimeout(context.Background(), dnsTimeout)
+	c.dnsCancel = cancel
+	id := c.id
+	go func() {
+		ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+		cancel()
+		a := dnsAnswer{id: id, host: host}
+		if err != nil || len(ips) == 0 {
+			a.err = true
+		} else {
+			a.ip = pickIP(ips)
+		}
+		m.post(func() { m.dnsQ = append(m.dnsQ, a) })
+	}()
+}
+
+// applyDNS delivers a lookup result inside Process.
+func (m *Manager) applyDNS(a dnsAnswer) {
+	c := m.byID[a.id]
+	if c == nil || c.closed || c.inClose || !c.resolving {
+		return
+	}
+	c.resolving = false
+	c.dnsCancel = nil
+	if a.err {
+		c.Error(a.host + " DNS lookup failed")
+		return
+	}
+	m.connectTo(c, a.ip, c.remote.Port)
+}
+
+// connectTo sets the peer, fires EvResolve and starts the socket connect.
+func (m *Manager) connectTo(c *Conn, ip net.IP, port int) {
+	sa, v6 := sockaddrOf(ip, port)
+	c.remote = addrOf(sa)
+	m.emit(c, EvResolve, nil)
+	if c.closed || c.closing {
+		return
+	}
+	fd, err := newSocket(v6, c.udp)
+	if err != nil {
+		c.Error("socket error")
+		return
+	}
+	m.setFd(c, fd)
+	if !c.udp {
+		setStreamOpts(fd)
+	}
+	err = unix.Connect(fd, sa)
+	if c.udp {
+		if err != nil {
+			c.Error(connectErrText(err))
+			return
+		}
+		m.p.add(fd, evIn)
+		c.writable = true
+		m.emit(c, EvConnect, nil)
+		return
+	}
+	if err != nil && err != unix.EINPROGRESS {
+		c.Error(connectErrText(err))
+		return
+	}
+	c.connecting = true
+	c.epollOut = true
+	if err := m.p.add(fd, evIn|evOut); err != nil {
+		c.Error("socket error")
+	}
+}
+
+func connectErrText(err error) string {
+	if e, ok := err.(unix.Errno); ok && e != unix.ECONNREFUSED {
+		return "connect: " + itoa(int(e))
+	}
+	return "socket error"
+}
+
+// finishConnect completes a non-blocking connect once epoll reports it.
+func (m *Manager) finishConnect(c *Conn) {
+	if !c.writable && !c.readable && !c.sockErr {
+		return
+	}
+	soerr, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil || soerr != 0 || c.sockErr && !c.writable {
+		c.Error("socket error")
+		return
+	}
+	if !c.writable {
+		return
+	}
+	c.connecting = false
+	c.local = localAddrOf(c.fd)
+	m.emit(c, EvConnect, nil)
+	if !c.closed {
+		c.tls = false // no tls_init during EvConnect
+	}
+}

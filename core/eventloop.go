@@ -1,0 +1,234 @@
+package core
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Wait blocks in epoll_wait for at most timeoutMs (negative = forever, 0 =
+// no wait), shortened to the earliest timer or connection deadline and to 0
+// when work is already pending. It dispatches nothing: it only records
+// readiness in connection flags, so the binding may call it without the
+// GIL. It returns true if something is ready or pending, false on a plain
+// timeout or EINTR.
+func (m *Manager) Wait(timeoutMs int) bool {
+	if m.closed || m.closingAll {
+		return false
+	}
+	now := time.Now()
+	pending := m.hint || m.queued()
+	to := timeoutMs
+	if pending {
+		to = 0
+	}
+	if d, ok := m.timerWait(now); ok {
+		to = minTimeout(to, d)
+	}
+	if !m.nextDeadline.IsZero() {
+		to = minTimeout(to, ceilMs(m.nextDeadline.Sub(now)))
+	}
+	n := m.p.wait(to)
+	if n < 0 {
+		return false // EINTR: let the caller handle signals
+	}
+	ready := pending || n > 0
+	for i := 0; i < n; i++ {
+		ev := &m.p.events[i]
+		fd := int(ev.Fd)
+		if fd == m.p.evfd {
+			m.p.drainSignal()
+			continue
+		}
+		if fd >= len(m.fds) || m.fds[fd] == nil {
+			continue
+		}
+		c := m.fds[fd]
+		e := ev.Events
+		if e&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			c.readable = true
+		}
+		if e&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			c.peerShut = true
+		}
+		if e&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			c.writable = true
+		}
+		if e&unix.EPOLLERR != 0 {
+			c.sockErr = true
+		}
+	}
+	if n == len(m.p.events) {
+		m.hint = true // more may be queued in the kernel
+	}
+	if !ready {
+		if d, ok := m.timerWait(time.Now()); ok && d == 0 {
+			ready = true
+		}
+	}
+	return ready
+}
+
+func minTimeout(to, d int) int {
+	if to < 0 || d < to {
+		return d
+	}
+	return to
+}
+
+// ceilMs rounds up so that a wait never ends just before a deadline.
+func ceilMs(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	ms := (d + time.Millisecond - 1) / time.Millisecond
+	if ms > 1<<30 {
+		ms = 1 << 30
+	}
+	return int(ms)
+}
+
+// Process runs one iteration's work after Wait: expired timers, queued
+// wakeups and DNS answers, then the per-connection pass (API.md §2.2 step 3).
+// It returns true if a handler returned ResultAbort; the connections not
+// visited yet get their turn in the next Process.
+func (m *Manager) Process() (aborted bool) {
+	if m.closed || m.closingAll || m.inProcess {
+		return false
+	}
+	m.inProcess = true
+	m.aborted = false
+	m.now = time.Now()
+	defer m.endProcess()
+	m.runTimers()
+	if !m.aborted {
+		m.runQueues()
+	}
+	if !m.aborted {
+		m.runPass()
+	}
+	return m.aborted
+}
+
+func (m *Manager) endProcess() {
+	m.inProcess = false
+	m.inPass = false
+	if m.aborted {
+		m.hint = true
+		for i := range m.pass {
+			m.pass[i] = nil
+		}
+		m.pass = m.pass[:0]
+	}
+	if m.closeDeferred {
+		m.closeDeferred = false
+		m.Close()
+	}
+}
+
+// Poll is Wait followed by Process, for Go users and tests.
+func (m *Manager) Poll(timeoutMs int) (aborted bool) {
+	m.Wait(timeoutMs)
+	return m.Process()
+}
+
+// runPass walks a snapshot of the connection list, newest first, so that
+// connections created during the pass wait for the next one and closed ones
+// are simply skipped.
+func (m *Manager) runPass() {
+	m.gen++
+	m.hint = false
+	m.nextDeadline = time.Time{}
+	m.pass = m.pass[:0]
+	for c := m.head; c != nil; c = c.next {
+		m.pass = append(m.pass, c)
+	}
+	m.inPass = true
+	for i := 0; i < len(m.pass); i++ {
+		c := m.pass[i]
+		m.pass[i] = nil
+		if c.closed || c.inClose {
+			continue
+		}
+		m.turn(c)
+		if m.aborted {
+			break
+		}
+	}
+	m.inPass = false
+}
+
+// turn is one connection's share of an iteration: POLL, I/O and protocol
+// events, timeouts, the drain check and the close.
+func (m *Manager) turn(c *Conn) {
+	h := c.http
+	busy := h != nil && h.inProgress
+	c.seenR = c.readable
+	m.emit(c, EvPoll, nil)
+	if c.closed {
+		return
+	}
+	if m.aborted {
+		return
+	}
+	if busy && !h.inProgress {
+		// Response finished during POLL: synthetic READ (§2.2 step 3.2).
+		h.reparse, h.pollClear = true, true
+	}
+	if !c.closing {
+		switch {
+		case c.resolving || c.fd < 0:
+		case c.listening:
+			if c.udp {
+				if c.canRead() && m.readStep(c) && !c.draining && !c.closed {
+					m.emit(c, EvRead, nil)
+				}
+			} else if !c.draining {
+				m.acceptReady(c)
+			}
+		case c.connecting:
+			m.finishConnect(c)
+		}
+		if c.closed || m.aborted {
+			return
+		}
+		if !c.closing && c.established() {
+			m.ioStep(c)
+			if c.closed || m.aborted {
+				return
+			}
+		}
+	}
+	if !c.closing {
+		m.checkTimeouts(c)
+		if c.closed {
+			return
+		}
+	}
+	m.endTurn(c)
+}
+
+// endTurn applies the drain and half-close rules, closes a closing conn, and
+// records what the next Wait must know.
+func (m *Manager) endTurn(c *Conn) {
+	c.seenR = false
+	if !c.closing {
+		empty := c.send.len() == 0
+		if c.draining && empty {
+			c.closing = true
+		} else if c.peerEOF && empty && (c.http == nil || !c.http.inProgress && !c.http.reparse) {
+			c.closing = true
+		}
+	}
+	if c.closing {
+		m.closeConn(c)
+		return
+	}
+	c.doneGen = m.gen
+	if c.pending() {
+		m.hint = true
+	}
+	if d := m.connDeadline(c); !d.IsZero() && (m.nextDeadline.IsZero() || d.Before(m.nextDeadline)) {
+		m.nextDeadline = d
+	}
+}

@@ -1,0 +1,195 @@
+package core
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseHeadTable(t *testing.T) {
+	type want struct {
+		n                        int // -1: complete (len of input), 0: incomplete
+		code                     int
+		method, uri, query, prot string
+		cl                       int64
+		chunked, connClose       bool
+		headers                  int
+	}
+	cases := []struct {
+		name string
+		in   string
+		want want
+	}{
+		{"simple", "GET / HTTP/1.1\r\n\r\n", want{n: -1, method: "GET", uri: "/", prot: "HTTP/1.1", cl: -1}},
+		{"lf only", "GET /a HTTP/1.0\nHost: x\n\n", want{n: -1, method: "GET", uri: "/a", prot: "HTTP/1.0", cl: -1, headers: 1}},
+		{"query", "GET /p?a=1&b=2 HTTP/1.1\r\n\r\n", want{n: -1, method: "GET", uri: "/p", query: "a=1&b=2", prot: "HTTP/1.1", cl: -1}},
+		{"two ?", "GET /p?a?b HTTP/1.1\r\n\r\n", want{n: -1, method: "GET", uri: "/p", query: "a?b", prot: "HTTP/1.1", cl: -1}},
+		{"no proto", "GET /x\r\n\r\n", want{n: -1, method: "GET", uri: "/x", cl: -1}},
+		{"utf8 uri", "GET /é HTTP/1.1\r\n\r\n", want{n: -1, method: "GET", uri: "/é", prot: "HTTP/1.1", cl: -1}},
+		{"spaces", "GET   /   HTTP/1.1\r\n\r\n", want{n: -1, method: "GET", uri: "/", prot: "HTTP/1.1", cl: -1}},
+		{"headers trimmed", "GET / HTTP/1.1\r\nA:  b c \t\r\nEmpty:\r\n\r\n", want{n: -1, method: "GET", uri: "/", prot: "HTTP/1.1", cl: -1, headers: 2}},
+		{"content-length", "POST / HTTP/1.1\r\nContent-Length: 12\r\n\r\n", want{n: -1, method: "POST", uri: "/", prot: "HTTP/1.1", cl: 12, headers: 1}},
+		{"same cl twice", "POST / HTTP/1.1\r\nContent-Length: 3\r\ncontent-length: 3\r\n\r\n", want{n: -1, method: "POST", uri: "/", prot: "HTTP/1.1", cl: 3, headers: 2}},
+		{"chunked", "POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n", want{n: -1, method: "POST", uri: "/", prot: "HTTP/1.1", cl: -1, chunked: true, headers: 1}},
+		{"conn close", "GET / HTTP/1.1\r\nConnection: CLOSE\r\n\r\n", want{n: -1, method: "GET", uri: "/", prot: "HTTP/1.1", cl: -1, connClose: true, headers: 1}},
+		{"conn list", "GET / HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n", want{n: -1, method: "GET", uri: "/", prot: "HTTP/1.1", cl: -1, headers: 1}},
+		{"incomplete", "GET / HTTP/1.1\r\nHost: x\r\n", want{}},
+		{"incomplete cr", "GET / HTTP/1.1\r\n\r", want{}},
+		{"empty", "", want{}},
+		{"nul", "GET /\x00 HTTP/1.1\r\n\r\n", want{code: 400}},
+		{"ctl early", "GE\x01", want{code: 400}},
+		{"bad proto", "GET / HTTP/11\r\n\r\n", want{code: 400}},
+		{"proto junk", "GET / HTTP/1.1 x\r\n\r\n", want{code: 400}},
+		{"no uri", "GET\r\n\r\n", want{code: 400}},
+		{"leading space", " GET / HTTP/1.1\r\n\r\n", want{code: 400}},
+		{"obs fold", "GET / HTTP/1.1\r\nA: b\r\n\tc\r\n\r\n", want{code: 400}},
+		{"no colon", "GET / HTTP/1.1\r\nAb\r\n\r\n", want{code: 400}},
+		{"empty name", "GET / HTTP/1.1\r\n: v\r\n\r\n", want{code: 400}},
+		{"space in name", "GET / HTTP/1.1\r\nA b: v\r\n\r\n", want{code: 400}},
+		{"bare cr", "GET / HTTP/1.1\r\nA: b\rc\r\n\r\n", want{code: 400}},
+		{"bad utf8", "GET /\xff HTTP/1.1\r\n\r\n", want{code: 400}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var msg HTTPMessage
+			var hi headInfo
+			n, code := parseHead([]byte(tc.in), true, 0, 0, &msg, &hi)
+			w := tc.want
+			if w.n < 0 {
+				w.n = len(tc.in)
+			}
+			if n != w.n || code != w.code {
+				t.Fatalf("n=%d code=%d, want n=%d code=%d", n, code, w.n, w.code)
+			}
+			if n == 0 {
+				return
+			}
+			got := []string{string(msg.MethodBytes()), string(msg.URIBytes()), string(msg.QueryBytes()), string(msg.ProtoBytes())}
+			exp := []string{w.method, w.uri, w.query, w.prot}
+			if strings.Join(got, "|") != strings.Join(exp, "|") {
+				t.Fatalf("line %q want %q", got, exp)
+			}
+			if hi.contentLength != w.cl || hi.teChunked != w.chunked || hi.connClose != w.connClose || len(msg.Headers) != w.headers {
+				t.Fatalf("info %+v headers %d", hi, len(msg.Headers))
+			}
+		})
+	}
+}
+
+func TestParseHeaderValuesAndLimits(t *testing.T) {
+	var msg HTTPMessage
+	var hi headInfo
+	in := "GET / HTTP/1.1\r\nA:  b c \t\r\nEmpty:\r\n\r\n"
+	parseHead([]byte(in), true, 0, 0, &msg, &hi)
+	if v, ok := msg.Header("a"); !ok || string(v) != "b c" {
+		t.Fatalf("A=%q", v)
+	}
+	if v, ok := msg.Header("EMPTY"); !ok || len(v) != 0 || v == nil {
+		t.Fatalf("Empty=%q %v", v, ok)
+	}
+	if _, ok := msg.Header("missing"); ok {
+		t.Fatal("missing header found")
+	}
+	// Only 30 headers are stored, but Content-Length is seen anywhere.
+	var b strings.Builder
+	b.WriteString("POST / HTTP/1.1\r\n")
+	for i := 0; i < 40; i++ {
+		b.WriteString("X: y\r\n")
+	}
+	b.WriteString("Content-Length: 5\r\n\r\n")
+	n, code := parseHead([]byte(b.String()), true, 0, 0, &msg, &hi)
+	if n == 0 || code != 0 || len(msg.Headers) != 30 || hi.contentLength != 5 {
+		t.Fatalf("n=%d code=%d headers=%d cl=%d", n, code, len(msg.Headers), hi.contentLength)
+	}
+	if _, code := parseHead([]byte(b.String()), true, 0, 40, &msg, &hi); code != 431 {
+		t.Fatalf("max headers: %d", code)
+	}
+	if _, code := parseHead([]byte(b.String()), true, 100, 0, &msg, &hi); code != 431 {
+		t.Fatalf("max head: %d", code)
+	}
+	// Responses: protocol, status and a reason with spaces.
+	n, code = parseHead([]byte("HTTP/1.1 404 Not Found\r\n\r\n"), false, 0, 0, &msg, &hi)
+	if n == 0 || code != 0 || msg.Status() != 404 || string(msg.ProtoBytes()) != "Not Found" || string(msg.MethodBytes()) != "HTTP/1.1" {
+		t.Fatalf("response %q status %d", msg.String(), msg.Status())
+	}
+}
+
+func TestScanChunks(t *testing.T) {
+	cases := []struct {
+		in    string
+		st    int
+		body  string
+		limit int
+	}{
+		{"0\r\n\r\n", chunkDone, "", 0},
+		{"5\r\nhello\r\n0\r\n\r\n", chunkDone, "hello", 0},
+		{"5;ext=1\r\nhello\r\nA\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\n", chunkDone, "hello0123456789", 0},
+		{"5\r\nhel", chunkMore, "", 0},
+		{"5\r\nhello\r\n", chunkMore, "", 0},
+		{"5\r\nhello\r\n0\r\n", chunkMore, "", 0},
+		{"x\r\n", chunkBad, "", 0},
+		{"5\nhello\r\n0\r\n\r\n", chunkBad, "", 0},
+		{"5\r\nhelloXX0\r\n\r\n", chunkBad, "", 0},
+		{"1000000000000000\r\n", chunkBad, "", 0},
+		{"b\r\n", chunkTooBig, "", 10},
+	}
+	for _, tc := range cases {
+		b := []byte(tc.in)
+		dlen, raw, st := scanChunks(b, tc.limit)
+		if st != tc.st {
+			t.Fatalf("%q: state %d want %d", tc.in, st, tc.st)
+		}
+		if st == chunkDone {
+			if raw != len(tc.in) || int(dlen) != len(tc.body) {
+				t.Fatalf("%q: raw %d dlen %d", tc.in, raw, dlen)
+			}
+			if n := dechunk(b); string(b[:n]) != tc.body {
+				t.Fatalf("%q: dechunked %q", tc.in, b[:n])
+			}
+		}
+	}
+}
+
+func TestParseURL(t *testing.T) {
+	cases := []struct {
+		in       string
+		host     string
+		port     int
+		udp, tls bool
+	}{
+		{"tcp://127.0.0.1:8000", "127.0.0.1", 8000, false, false},
+		{"127.0.0.1:0", "127.0.0.1", 0, false, false},
+		{"http://example.com/path", "example.com", 80, false, false},
+		{"https://u:p@host:8443/x", "host", 8443, false, true},
+		{"udp://1.2.3.4:53", "1.2.3.4", 53, true, false},
+		{"mqtt://broker", "broker", 1883, false, false},
+		{"tcp://[::1]:99", "::1", 99, false, false},
+		{"", "", 0, false, false},
+		{"ws://h", "h", 80, false, false},
+	}
+	for _, tc := range cases {
+		ep := parseURL(tc.in)
+		if ep.host != tc.host || ep.port != tc.port || ep.udp != tc.udp || ep.tls != tc.tls {
+			t.Fatalf("%q: %+v", tc.in, ep)
+		}
+	}
+	if ip := literalIP("LocalHost"); ip.String() != "127.0.0.1" {
+		t.Fatal("localhost")
+	}
+	if literalIP("999.1.1.1") != nil || literalIP("") == nil {
+		t.Fatal("literals")
+	}
+}
+
+func TestStatusTextAndReplyPadding(t *testing.T) {
+	if StatusText(200) != "OK" || StatusText(299) != "" || StatusText(431) != "Request Header Fields Too Large" {
+		t.Fatal("reasons")
+	}
+	m, _ := NewManager(nil, Options{Limits: DefaultLimits()})
+	defer m.Close()
+	l, _ := m.Listen("tcp://127.0.0.1:0", ListenOptions{})
+	l.Reply(200, nil, []byte("ab"))
+	want := "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2          \r\n\r\nab"
+	if string(l.SendData()) != want {
+		t.Fatalf("%q", l.SendData())
+	}
+}

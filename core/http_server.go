@@ -1,0 +1,189 @@
+package core
+
+import "time"
+
+// httpConn is the HTTP engine state of one connection.
+type httpConn struct {
+	server     bool // accepted conn of an HTTP listener (else client side)
+	inProgress bool // "response in progress" (§7.4)
+	inMsg      bool // EvHTTPMsg is being dispatched
+	reparse    bool // response finished outside EvHTTPMsg: parse buffered requests
+	pollClear  bool // ... and it happened during POLL: synthetic EvRead (§2.2 3.2)
+	hdrsSent   bool // EvHTTPHdrs delivered for the message at the parse position
+	need       int  // known size of that message (bounds the receive buffer)
+	headStart  time.Time
+	bodyLast   time.Time
+	msg        HTTPMessage
+	hi         headInfo
+	hdrs       [maxStoredHeaders]HeaderSpan
+}
+
+func newHTTPConn(server bool) *httpConn {
+	h := &httpConn{server: server}
+	h.msg.Headers = h.hdrs[:0]
+	return h
+}
+
+var headerConnClose = []byte("Connection: close\r\n")
+
+// httpServe parses buffered requests and delivers EvHTTPHdrs/EvHTTPMsg for
+// each complete one, until the buffer is exhausted, a response is in
+// progress, or the connection drains or closes. progress says new bytes
+// arrived. It reports whether any HTTP event was delivered.
+func (m *Manager) httpServe(c *Conn, progress bool) (parsed bool) {
+	h := c.http
+	lim := &m.lim
+	for !c.closed && !c.closing && !c.draining && !h.inProgress && !m.aborted {
+		buf := c.recv.data()
+		// Tolerate empty lines before a request (RFC 9112 §2.2).
+		if len(buf) > 0 && buf[0] == '\n' {
+			c.recv.consume(1)
+			continue
+		}
+		if len(buf) > 1 && buf[0] == '\r' && buf[1] == '\n' {
+			c.recv.consume(2)
+			continue
+		}
+		if len(buf) == 0 || len(buf) == 1 && buf[0] == '\r' {
+			h.headStart, h.need = zeroTime, 0
+			break
+		}
+		n, code := parseHead(buf, true, lim.MaxHeadSize, lim.MaxHeaders, &h.msg, &h.hi)
+		if code != 0 {
+			m.httpReject(c, code)
+			break
+		}
+		if n == 0 {
+			if h.headStart.IsZero() {
+				h.headStart = m.clock()
+			}
+			h.need = 0
+			break
+		}
+		h.headStart = zeroTime
+		hi := &h.hi
+		var bodyLen int64
+		chunked := false
+		switch {
+		case hi.clBad, hi.te > 1, hi.te == 1 && !hi.teChunked, hi.te > 0 && hi.contentLength >= 0:
+			m.httpReject(c, 400)
+			return true
+		case hi.contentLength >= 0:
+			bodyLen = hi.contentLength
+			if lim.MaxBodySize > 0 && bodyLen > int64(lim.MaxBodySize) {
+				m.httpReject(c, 413)
+				return true
+			}
+			h.need = n + int(bodyLen)
+		case hi.te == 1:
+			chunked = true
+			h.need = 0
+			if lim.MaxBodySize > 0 {
+				h.need = n + 2*lim.MaxBodySize + 65536 // framing overhead
+			}
+		case isBodyMethod(h.msg.MethodBytes()):
+			c.recv.consume(n)
+			appendReply(c, 411, []byte{}, nil)
+			continue
+		}
+		if !h.hdrsSent {
+			h.hdrsSent = true
+			body := buf[n:]
+			if chunked {
+				body = body[:0]
+			} else if int64(len(body)) > bodyLen {
+				body = body[:bodyLen]
+			}
+			h.msg.Body = body
+			m.emit(c, EvHTTPHdrs, &h.msg)
+			parsed = true
+			if c.closed || c.closing || c.draining || m.aborted {
+				break
+			}
+		}
+		total := 0
+		if chunked {
+			dlen, raw, st := scanChunks(buf[n:], lim.MaxBodySize)
+			if st == chunkBad || st == chunkTooBig {
+				code := 400
+				if st == chunkTooBig {
+					code = 413
+				}
+				m.httpReject(c, code)
+				return true
+			}
+			if st == chunkMore {
+				m.bodyWait(h, progress)
+				break
+			}
+			dechunk(buf[n : n+raw])
+			h.msg.Body = buf[n : n+int(dlen)]
+			total = n + raw
+		} else {
+			if int64(len(buf)-n) < bodyLen {
+				m.bodyWait(h, progress)
+				break
+			}
+			h.msg.Body = buf[n : n+int(bodyLen)]
+			total = n + int(bodyLen)
+		}
+		h.bodyLast, h.need = zeroTime, 0
+		connClose := hi.connClose
+		h.inProgress = true
+		h.inMsg = true
+		seq := c.sendSeq
+		r := m.emit(c, EvHTTPMsg, &h.msg)
+		h.inMsg = false
+		h.hdrsSent = false
+		parsed = true
+		if c.closed {
+			break
+		}
+		if r == ResultException && h.inProgress && c.sendSeq == seq && !c.closing {
+			// §7.6: the handler failed before starting a response.
+			appendReply(c, 500, []byte{}, nil)
+			h.inProgress = false
+		}
+		if !c.draining {
+			c.recv.consume(total)
+		}
+		if connClose && !h.inProgress {
+			c.Drain() // §6.5: finished in the callback and asked to close
+		}
+	}
+	return parsed
+}
+
+// bodyWait starts or refreshes the body stall clock.
+func (m *Manager) bodyWait(h *httpConn, progress bool) {
+	if progress || h.bodyLast.IsZero() {
+		h.bodyLast = m.clock()
+	}
+}
+
+// httpReject answers a request the engine will not serve (§6.5): exactly
+// the bytes of Reply(code, "Connection: close", ""), then the rest of the
+// input is dropped and the connection drains.
+func (m *Manager) httpReject(c *Conn, code int) {
+	h := c.http
+	h.headStart, h.bodyLast = zeroTime, zeroTime
+	h.hdrsSent = false
+	h.need = 0
+	c.recv.reset()
+	appendReply(c, code, headerConnClose, nil)
+	c.Drain()
+}
+
+// finishResponse clears "response in progress" (§7.4). Outside the
+// request's own EvHTTPMsg, buffered requests are parsed in the next turn.
+func (c *Conn) finishResponse() {
+	h := c.http
+	if h == nil || !h.server || !h.inProgress {
+		return
+	}
+	h.inProgress = false
+	if !h.inMsg {
+		h.reparse = true
+		c.m.kick(c)
+	}
+}

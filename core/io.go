@@ -1,0 +1,250 @@
+package core
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxReadsPerTurn bounds one connection's reading per iteration (fairness);
+// a socket with more data stays readable and the next Wait does not block.
+const maxReadsPerTurn = 8
+
+// ioStep reads, runs the protocol engine, delivers EvRead, then writes.
+func (m *Manager) ioStep(c *Conn) {
+	got := false
+	if c.canRead() {
+		got = m.readStep(c)
+		if c.closed || m.aborted || c.closing && !got {
+			return
+		}
+	}
+	read := got
+	if h := c.http; h != nil && !c.draining && !c.closing && (got || h.reparse) {
+		synthetic := h.pollClear
+		h.reparse, h.pollClear = false, false
+		parsed := false
+		if h.server {
+			parsed = m.httpServe(c, got)
+		} else {
+			m.httpClientParse(c, false)
+		}
+		if c.closed {
+			return
+		}
+		if m.aborted {
+			h.reparse = true // buffered requests wait for the next Process
+			return
+		}
+		read = got || synthetic || parsed
+	}
+	if read && !c.draining {
+		m.emit(c, EvRead, nil)
+		if c.closed || m.aborted {
+			return
+		}
+	}
+	if !c.closing {
+		m.writeStep(c)
+	}
+}
+
+// readStep reads what the socket has (up to a per-turn bound) into the
+// receive buffer and reports whether new bytes were stored. A draining
+// conn reads and discards, so that end-of-file and resets are noticed.
+func (m *Manager) readStep(c *Conn) (got bool) {
+	if c.draining {
+		m.discardInput(c)
+		return false
+	}
+	if c.udp {
+		return m.readDatagrams(c)
+	}
+	lim := m.recvLimit(c)
+loop:
+	for i := 0; i < maxReadsPerTurn; i++ {
+		if lim > 0 && c.recv.len() >= lim {
+			if !got {
+				c.Error("MG_MAX_RECV_SIZE")
+			}
+			break // else: report this batch first, fail on the next read
+		}
+		c.growRecvSize()
+		buf := c.recv.reserve(ioSize)
+		n, e := sysRead(c.fd, buf)
+		switch {
+		case n > 0:
+			c.recv.commit(n)
+			got = true
+			if n < len(buf) && !c.peerShut {
+				c.readable = false // short read: drained (a new edge comes with new data)
+				break loop
+			}
+		case n == 0:
+			c.peerEOF = true
+			c.readable = false
+			break loop
+		case e == unix.EINTR:
+		case e == unix.EAGAIN:
+			c.readable = false
+			break loop
+		default: // reset: nothing more can be exchanged
+			c.readable = false
+			c.closing = true
+			break loop
+		}
+	}
+	if c.recvSize < c.recv.len() {
+		c.recvSize = roundIO(c.recv.len())
+	}
+	return got
+}
+
+// growRecvSize mimics Mongoose's receive buffer growth for RecvSize.
+func (c *Conn) growRecvSize() {
+	if c.recvSize-c.recv.len() < ioSize {
+		c.recvSize += ioSize
+	}
+}
+
+// recvLimit is the receive buffer bound (API.md §13): MaxRecvSize for raw
+// conns; for HTTP conns it bounds the bytes queued behind the message being
+// received, which has its own limits.
+func (m *Manager) recvLimit(c *Conn) int {
+	lim := m.lim.MaxRecvSize
+	if lim <= 0 {
+		return 0
+	}
+	if h := c.http; h != nil && !h.inProgress {
+		lim += h.need
+		if h.need == 0 {
+			lim += m.lim.MaxHeadSize
+		}
+	}
+	return lim
+}
+
+func (m *Manager) discardInput(c *Conn) {
+	if m.scratch == nil {
+		m.scratch = make([]byte, 64*1024)
+	}
+	for i := 0; i < 4*maxReadsPerTurn; i++ {
+		n, e := sysRead(c.fd, m.scratch)
+		switch {
+		case n > 0:
+			if n < len(m.scratch) && !c.peerShut {
+				c.readable = false
+				return
+			}
+		case n == 0:
+			c.peerEOF = true
+			c.readable = false
+			return
+		case e == unix.EINTR:
+		case e == unix.EAGAIN:
+			c.readable = false
+			return
+		default:
+			c.readable = false
+			c.closing = true
+			return
+		}
+	}
+}
+
+// writeStep writes queued output until the kernel would block, then asks
+// epoll for writability (only then). EvWrite follows a successful write.
+func (m *Manager) writeStep(c *Conn) {
+	if c.send.len() == 0 || !c.writable || c.udp || c.listening {
+		return
+	}
+	total := 0
+	for c.send.len() > 0 {
+		p := c.send.data()
+		n, e := sysSend(c.fd, p)
+		if n > 0 {
+			c.send.consume(n)
+			total += n
+			if n < len(p) {
+				m.blockWrite(c)
+				break
+			}
+			continue
+		}
+		if e == unix.EINTR {
+			continue
+		}
+		if e == unix.EAGAIN {
+			m.blockWrite(c)
+			break
+		}
+		// EPIPE/ECONNRESET: the peer can no longer receive; drop the rest.
+		c.writable = false
+		c.closing = true
+		break
+	}
+	if total > 0 {
+		c.lastWrite = m.now
+		m.emit(c, EvWrite, nil)
+	}
+}
+
+// blockWrite records that the socket is full. EPOLLOUT joins the interest
+// set the first time; being edge-triggered it stays there at no cost, and
+// EPOLL_CTL_MOD reports a readiness that arrived in between.
+func (m *Manager) blockWrite(c *Conn) {
+	c.writable = false
+	if !c.epollOut {
+		c.epollOut = true
+		m.p.mod(c.fd, evIn|evOut)
+	}
+}
+
+// checkTimeouts enforces the drain stall and HTTP request timeouts.
+func (m *Manager) checkTimeouts(c *Conn) {
+	now := m.now
+	st := time.Duration(m.lim.StallTimeoutMs) * time.Millisecond
+	if c.draining {
+		if st > 0 && c.send.len() > 0 && !c.lastWrite.IsZero() && now.Sub(c.lastWrite) >= st {
+			c.Error("drain timeout")
+		}
+		return
+	}
+	h := c.http
+	if h == nil || !h.server {
+		return
+	}
+	ht := time.Duration(m.lim.HeadTimeoutMs) * time.Millisecond
+	if ht > 0 && !h.headStart.IsZero() && now.Sub(h.headStart) >= ht ||
+		st > 0 && !h.bodyLast.IsZero() && now.Sub(h.bodyLast) >= st {
+		m.httpReject(c, 408)
+		if c.established() {
+			m.writeStep(c)
+		}
+	}
+}
+
+// connDeadline is the earliest time checkTimeouts must run for c.
+func (m *Manager) connDeadline(c *Conn) time.Time {
+	var d time.Time
+	st := time.Duration(m.lim.StallTimeoutMs) * time.Millisecond
+	if c.draining {
+		if st > 0 && c.send.len() > 0 && !c.lastWrite.IsZero() {
+			d = c.lastWrite.Add(st)
+		}
+		return d
+	}
+	h := c.http
+	if h == nil {
+		return d
+	}
+	if ht := time.Duration(m.lim.HeadTimeoutMs) * time.Millisecond; ht > 0 && !h.headStart.IsZero() {
+		d = h.headStart.Add(ht)
+	}
+	if st > 0 && !h.bodyLast.IsZero() {
+		if t := h.bodyLast.Add(st); d.IsZero() || t.Before(d) {
+			d = t
+		}
+	}
+	return d
+}

@@ -1,0 +1,120 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"golang.org/x/sys/unix"
+)
+
+// ListenOptions configure Listen. Init runs right after the Conn exists,
+// before EvOpen, so the binding can attach its handler first.
+type ListenOptions struct {
+	HTTP      bool
+	ReusePort bool
+	Init      func(c *Conn)
+}
+
+const listenBacklog = 128
+
+// acceptPerTurn bounds accepts per listener turn; the rest wait one iteration.
+const acceptPerTurn = 64
+
+// Listen creates a TCP or UDP listener (URL rules of API.md §12) and fires
+// EvOpen before returning. Host names are looked up with the system
+// resolver (blocking).
+func (m *Manager) Listen(url string, o ListenOptions) (*Conn, error) {
+	if m.closed || m.closingAll {
+		return nil, ErrManagerClosed
+	}
+	ep := parseURL(url)
+	ip := literalIP(ep.host)
+	if ip == nil {
+		ips, err := net.DefaultResolver.LookupIPAddr(context.Background(), ep.host)
+		if err != nil || len(ips) == 0 {
+			return nil, fmt.Errorf("cannot resolve %q", ep.host)
+		}
+		ip = pickIP(ips)
+	}
+	sa, v6 := sockaddrOf(ip, ep.port)
+	fd, err := newSocket(v6, ep.udp)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Conn, error) {
+		unix.Close(fd)
+		return nil, err
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		return fail(err)
+	}
+	if o.ReusePort {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+			return fail(err)
+		}
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		return fail(err)
+	}
+	if !ep.udp {
+		if err := unix.Listen(fd, listenBacklog); err != nil {
+			return fail(err)
+		}
+	}
+	if err := m.p.add(fd, evIn); err != nil {
+		return fail(err)
+	}
+	c := m.newConn(fd)
+	c.listening = true
+	c.udp = ep.udp
+	c.tls = ep.tls
+	c.httpListener = o.HTTP && !ep.udp
+	c.local = localAddrOf(fd)
+	if o.Init != nil {
+		o.Init(c)
+	}
+	if !c.closed {
+		m.emit(c, EvOpen, nil)
+	}
+	return c, nil
+}
+
+// acceptReady accepts pending connections: each gets EvOpen then EvAccept
+// now, and its first POLL/READ in the next iteration.
+func (m *Manager) acceptReady(l *Conn) {
+	for i := 0; i < acceptPerTurn && l.readable; i++ {
+		nfd, sa, err := unix.Accept4(l.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		if err != nil {
+			var e unix.Errno
+			if errors.As(err, &e) && (e == unix.EINTR || e == unix.ECONNABORTED) {
+				continue
+			}
+			l.readable = false // EAGAIN, or out of descriptors: wait for the next edge
+			return
+		}
+		setStreamOpts(nfd)
+		if err := m.p.add(nfd, evIn); err != nil {
+			unix.Close(nfd)
+			continue
+		}
+		c := m.newConn(nfd)
+		c.parent = l
+		c.tls = l.tls
+		c.writable = true
+		c.local = l.local
+		c.remote = addrOf(sa)
+		if l.httpListener {
+			c.http = newHTTPConn(true)
+		}
+		m.emit(c, EvOpen, nil)
+		if !c.closed {
+			m.emit(c, EvAccept, nil)
+			c.tls = false // no tls_init during EvAccept
+		}
+		if l.closed || l.closing || m.aborted {
+			return
+		}
+	}
+}

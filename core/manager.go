@@ -1,0 +1,213 @@
+package core
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Manager owns connections and timers and runs the event loop. All methods
+// except Wakeup must be called from one thread at a time (the loop thread).
+type Manager struct {
+	d      Dispatcher
+	lim    Limits
+	wakeOn bool
+	p      *poller
+
+	head   *Conn // connection list, newest first
+	byID   map[uint64]*Conn
+	fds    []*Conn // fd -> conn, for readiness bookkeeping
+	nextID uint64
+	timers []*Timer
+
+	pass          []*Conn // snapshot of the list for one pass (reused)
+	gen           uint64  // pass counter
+	inPass        bool
+	inProcess     bool
+	closeDeferred bool
+	closingAll    bool
+	closed        bool
+	aborted       bool
+
+	hint         bool      // work is pending: the next Wait must not block
+	now          time.Time // clock of the running Process
+	nextDeadline time.Time // earliest connection deadline seen by the last pass
+	scratch      []byte    // sink for bytes a draining conn discards
+
+	// Cross-thread queues (wakeups, DNS answers), guarded by mu.
+	mu        sync.Mutex
+	signalled bool
+	qclosed   bool
+	wakeQ     []wakeMsg
+	dnsQ      []dnsAnswer
+}
+
+// Errors returned by Listen and Connect (the binding words its own messages).
+var (
+	ErrManagerClosed = errors.New("manager has been freed")
+	ErrEmptyURL      = errors.New("empty URL")
+)
+
+// NewManager creates a manager. d may be nil (events are dropped).
+func NewManager(d Dispatcher, opts Options) (*Manager, error) {
+	p, err := newPoller()
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{
+		d:      d,
+		lim:    opts.Limits,
+		wakeOn: opts.EnableWakeup,
+		p:      p,
+		byID:   make(map[uint64]*Conn),
+		nextID: 1,
+	}
+	if m.wakeOn {
+		m.nextID = 2 // the wakeup channel is connection 1 and internal
+	}
+	return m, nil
+}
+
+// Limits returns the limits the manager enforces.
+func (m *Manager) Limits() Limits { return m.lim }
+
+// Closed reports whether Close has completed (or is completing).
+func (m *Manager) Closed() bool { return m.closed || m.closingAll }
+
+// InProcess reports whether Process is running (so Close would be deferred).
+func (m *Manager) InProcess() bool { return m.inProcess }
+
+// WakeupID is 1 when wakeup is enabled (an internal channel), else 0.
+func (m *Manager) WakeupID() uint64 {
+	if m.wakeOn {
+		return 1
+	}
+	return 0
+}
+
+// Conns returns the live connections, newest first.
+func (m *Manager) Conns() []*Conn {
+	var out []*Conn
+	for c := m.head; c != nil; c = c.next {
+		out = append(out, c)
+	}
+	return out
+}
+
+// ConnByID returns the live connection with that id, or nil.
+func (m *Manager) ConnByID(id uint64) *Conn { return m.byID[id] }
+
+// kick records that c has work the loop must do without waiting. A conn the
+// running pass has not visited yet will do it in its turn anyway.
+func (m *Manager) kick(c *Conn) {
+	if !m.inPass || c == nil || c.doneGen == m.gen {
+		m.hint = true
+	}
+}
+
+// clock is the loop's notion of now.
+func (m *Manager) clock() time.Time {
+	if m.inProcess {
+		return m.now
+	}
+	return time.Now()
+}
+
+func (m *Manager) emit(c *Conn, ev Event, data any) Result {
+	if m.d == nil {
+		return ResultOK
+	}
+	r := m.d(c, ev, data)
+	if r == ResultAbort {
+		m.aborted = true
+	}
+	return r
+}
+
+// newConn creates a connection object and links it at the head of the list.
+func (m *Manager) newConn(fd int) *Conn {
+	c := &Conn{m: m, id: m.nextID, fd: -1}
+	m.nextID++
+	if m.inPass {
+		c.doneGen = m.gen // not visited by the running pass
+	}
+	c.next = m.head
+	if m.head != nil {
+		m.head.prev = c
+	}
+	m.head = c
+	m.byID[c.id] = c
+	if fd >= 0 {
+		m.setFd(c, fd)
+	}
+	return c
+}
+
+func (m *Manager) setFd(c *Conn, fd int) {
+	c.fd = fd
+	for fd >= len(m.fds) {
+		m.fds = append(m.fds, nil)
+	}
+	m.fds[fd] = c
+}
+
+// unlink removes c from the list and closes its socket.
+func (m *Manager) unlink(c *Conn) {
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else if m.head == c {
+		m.head = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	}
+	c.prev, c.next = nil, nil
+	delete(m.byID, c.id)
+	if c.fd >= 0 {
+		if c.fd < len(m.fds) && m.fds[c.fd] == c {
+			m.fds[c.fd] = nil
+		}
+		unix.Close(c.fd) // also removes it from the epoll set
+		c.fd = -1
+	}
+}
+
+// Close closes the manager. From inside Process it is deferred to the end
+// of that Process. Otherwise timers are discarded, every connection gets
+// EvPoll then EvClose (nothing is flushed), and all sockets are closed.
+// Idempotent.
+func (m *Manager) Close() {
+	if m.closed || m.closingAll {
+		return
+	}
+	if m.inProcess {
+		m.closeDeferred = true
+		return
+	}
+	m.closingAll = true
+	for _, t := range m.timers {
+		t.finish()
+	}
+	m.timers = nil
+	m.pass = m.pass[:0]
+	for c := m.head; c != nil; c = c.next {
+		c.closing = true
+		m.pass = append(m.pass, c)
+	}
+	for i, c := range m.pass {
+		m.pass[i] = nil
+		if c.closed || c.inClose {
+			continue
+		}
+		m.emit(c, EvPoll, nil)
+		m.closeConn(c)
+	}
+	m.mu.Lock()
+	m.qclosed = true
+	m.wakeQ, m.dnsQ = nil, nil
+	m.p.close()
+	m.mu.Unlock()
+	m.closed = true
+}

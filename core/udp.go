@@ -1,0 +1,40 @@
+package core
+
+import "golang.org/x/sys/unix"
+
+// maxDatagram is the room kept free for one datagram.
+const maxDatagram = 65536
+
+// readDatagrams appends every pending datagram to the receive buffer (which,
+// as for raw TCP, nothing consumes) and, on a UDP listener, remembers the
+// last sender as the remote address that Send replies to.
+func (m *Manager) readDatagrams(c *Conn) (got bool) {
+	lim := m.lim.MaxRecvSize
+	for i := 0; i < 4*maxReadsPerTurn; i++ {
+		if lim > 0 && c.recv.len() >= lim {
+			if !got {
+				c.Error("MG_MAX_RECV_SIZE")
+			}
+			break
+		}
+		c.growRecvSize()
+		buf := c.recv.reserve(maxDatagram)
+		n, from, err := unix.Recvfrom(c.fd, buf, 0)
+		if err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			c.readable = false
+			break
+		}
+		c.recv.commit(n)
+		got = true
+		if c.listening && from != nil {
+			c.remote = addrOf(from)
+		}
+	}
+	if c.recvSize < c.recv.len() {
+		c.recvSize = roundIO(c.recv.len())
+	}
+	return got
+}
