@@ -50,6 +50,9 @@ type Conn struct {
 	lastWrite time.Time // drain stall detection
 	http      *httpConn
 	dnsCancel func()
+
+	proto      protocol             // WebSocket/MQTT/SNTP engine, if any (protocol.go)
+	childProto func(*Conn) protocol // listener: engine for accepted children
 }
 
 // ID is the connection id: from 1 per Manager, never reused.

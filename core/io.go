@@ -38,6 +38,12 @@ func (m *Manager) ioStep(c *Conn) {
 		}
 		read = got || synthetic || parsed
 	}
+	if p := c.proto; p != nil && got && !c.draining && !c.closing {
+		p.onRead(m, c)
+		if c.closed || m.aborted {
+			return
+		}
+	}
 	if read && !c.draining {
 		m.emit(c, EvRead, nil)
 		if c.closed || m.aborted {

@@ -108,6 +108,9 @@ func (m *Manager) acceptReady(l *Conn) {
 		if l.httpListener {
 			c.http = newHTTPConn(true)
 		}
+		if l.childProto != nil {
+			c.proto = l.childProto(c)
+		}
 		m.emit(c, EvOpen, nil)
 		if !c.closed {
 			m.emit(c, EvAccept, nil)

@@ -61,6 +61,14 @@ func (pm *pyManager) dispatch(c *core.Conn, ev core.Event, data any) core.Result
 	case []byte:
 		rc = C.pmg_dispatch(pm.core, w, C.int(ev), C.PMG_DATA_BYTES,
 			bytesPtr(d), C.Py_ssize_t(len(d)), nil, 0, nil, 0, 0)
+	case *core.WSMessage:
+		rc = C.pmg_dispatch(pm.core, w, C.int(ev), C.PMG_DATA_WS,
+			bytesPtr(d.Data), C.Py_ssize_t(len(d.Data)), nil, 0, nil, 0, C.longlong(d.Flags))
+	case *core.MQTTMessage:
+		packed := int64(d.ID) | int64(d.Cmd)<<16 | int64(d.QoS)<<24 | int64(d.Ack)<<32
+		rc = C.pmg_dispatch(pm.core, w, C.int(ev), C.PMG_DATA_MQTT,
+			bytesPtr(d.Topic), C.Py_ssize_t(len(d.Topic)), bytesPtr(d.Data), C.Py_ssize_t(len(d.Data)),
+			nil, 0, C.longlong(packed))
 	case int:
 		rc = C.pmg_dispatch(pm.core, w, C.int(ev), C.PMG_DATA_INT, nil, 0, nil, 0, nil, 0, C.longlong(d))
 	case int64:

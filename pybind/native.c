@@ -22,6 +22,9 @@ static const char FORK_MSG[] =
 static PyTypeObject CoreType, ConnType, HttpMsgType, WsMsgType, MqttMsgType, TimerType;
 
 static PyObject *str_items; /* interned "items" */
+static PyObject *make_simple_msg(PyTypeObject *type, const char *p1, Py_ssize_t n1, const char *p2,
+                                 Py_ssize_t n2, long long ival);
+static void simple_msg_invalidate(PyObject *o);
 
 #define CHECK_FORK(ret)                                   \
     do {                                                  \
@@ -33,6 +36,14 @@ static PyObject *str_items; /* interned "items" */
 
 static PyObject *closed_error(void) {
     PyErr_SetString(PyExc_RuntimeError, "Connection has been closed");
+    return NULL;
+}
+
+/* Shared with the other .c files of the extension (native.h). */
+PyObject *pmg_closed_error(void) { return closed_error(); }
+int pmg_forked(void) { return forked; }
+PyObject *pmg_fork_error(void) {
+    PyErr_SetString(PyExc_RuntimeError, FORK_MSG);
     return NULL;
 }
 
@@ -54,6 +65,9 @@ static PyObject *to_bytes(PyObject *data) {
 static PyObject *decode(const char *p, Py_ssize_t n) {
     return PyUnicode_DecodeUTF8(p ? p : "", p ? n : 0, "surrogateescape");
 }
+
+PyObject *pmg_to_bytes(PyObject *data) { return to_bytes(data); }
+PyObject *pmg_decode(const char *p, Py_ssize_t n) { return decode(p, n); }
 
 /* MG_EV_ERROR text: UTF-8 with undecodable bytes dropped. */
 static PyObject *decode_error_text(const char *p, Py_ssize_t n) {
@@ -446,6 +460,12 @@ int pmg_dispatch(PyObject *core, PyObject *conn, int ev, int kind,
         case PMG_DATA_INT:
             data = PyLong_FromLongLong(ival);
             break;
+        case PMG_DATA_WS:
+            data = make_simple_msg(&WsMsgType, NULL, 0, p1, n1, ival);
+            break;
+        case PMG_DATA_MQTT:
+            data = make_simple_msg(&MqttMsgType, p1, n1, p2, n2, ival);
+            break;
         default:
             data = Py_NewRef(Py_None);
         }
@@ -460,6 +480,8 @@ int pmg_dispatch(PyObject *core, PyObject *conn, int ev, int kind,
             Py_DECREF(h);
             if (kind == PMG_DATA_HTTP)
                 http_msg_invalidate((HttpMsgObject *)data);
+            else if (kind == PMG_DATA_WS || kind == PMG_DATA_MQTT)
+                simple_msg_invalidate(data);
             if (r)
                 Py_DECREF(r);
             else
@@ -1226,6 +1248,44 @@ static PyObject *simple_msg_new(PyTypeObject *type, PyObject *args, PyObject *kw
     return (PyObject *)m;
 }
 
+/* Messages copy their few fields; they still read as empty once the
+ * handler has returned, like HttpMessage (API.md 7.9). */
+static PyObject *make_simple_msg(PyTypeObject *type, const char *p1, Py_ssize_t n1, const char *p2,
+                                 Py_ssize_t n2, long long ival) {
+    SimpleMsgObject *m = (SimpleMsgObject *)type->tp_alloc(type, 0);
+    if (!m)
+        return NULL;
+    m->topic = PyUnicode_DecodeUTF8(p1 ? p1 : "", p1 ? n1 : 0, "surrogateescape");
+    m->data = PyBytes_FromStringAndSize(p2 ? p2 : "", p2 ? n2 : 0);
+    if (!m->topic || !m->data) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (type == &WsMsgType) {
+        m->flags = (int)(ival & 0xff);
+    } else {
+        m->id = (int)(ival & 0xffff);
+        m->cmd = (int)((ival >> 16) & 0xff);
+        m->qos = (int)((ival >> 24) & 0xff);
+        m->ack = (int)((ival >> 32) & 0xff);
+    }
+    return (PyObject *)m;
+}
+
+static void simple_msg_invalidate(PyObject *o) {
+    SimpleMsgObject *m = (SimpleMsgObject *)o;
+    PyObject *e = PyBytes_FromStringAndSize("", 0), *t = PyUnicode_FromString("");
+    if (!e || !t) {
+        Py_XDECREF(e);
+        Py_XDECREF(t);
+        PyErr_Clear();
+        return;
+    }
+    Py_XSETREF(m->data, e);
+    Py_XSETREF(m->topic, t);
+    m->flags = m->id = m->cmd = m->qos = m->ack = 0;
+}
+
 static void simple_msg_dealloc(SimpleMsgObject *m) {
     Py_XDECREF(m->data);
     Py_XDECREF(m->topic);
@@ -1390,6 +1450,30 @@ static const char *EV_NAMES[] = {
     "MG_EV_MQTT_CMD", "MG_EV_MQTT_MSG", "MG_EV_MQTT_OPEN", "MG_EV_SNTP_TIME", "MG_EV_WAKEUP",
     "MG_EV_USER"};
 
+/* Connection methods come from several files, one per protocol. */
+extern PyMethodDef pmg_http_conn_methods[], pmg_ws_conn_methods[], pmg_mqtt_conn_methods[],
+    pmg_net_conn_methods[];
+
+static int build_conn_methods(void) {
+    PyMethodDef *tables[] = {conn_methods, pmg_http_conn_methods, pmg_ws_conn_methods,
+                             pmg_mqtt_conn_methods, pmg_net_conn_methods};
+    size_t n = 0, ntab = sizeof tables / sizeof tables[0];
+    for (size_t t = 0; t < ntab; t++)
+        for (PyMethodDef *d = tables[t]; d->ml_name; d++)
+            n++;
+    PyMethodDef *all = PyMem_Calloc(n + 1, sizeof(PyMethodDef));
+    if (!all) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    n = 0;
+    for (size_t t = 0; t < ntab; t++)
+        for (PyMethodDef *d = tables[t]; d->ml_name; d++)
+            all[n++] = *d;
+    ConnType.tp_methods = all; /* lives as long as the process */
+    return 0;
+}
+
 static int add_type(PyObject *m, PyTypeObject *t, const char *name) {
     if (PyType_Ready(t) < 0)
         return -1;
@@ -1408,7 +1492,7 @@ PyMODINIT_FUNC PyInit__mongoose(void) {
     if (PyModule_AddFunctions(m, pmg_func_methods) < 0)
         goto fail;
     str_items = PyUnicode_InternFromString("items");
-    if (!str_items || add_type(m, &CoreType, "_Core") < 0 || add_type(m, &ConnType, "Connection") < 0 ||
+    if (!str_items || build_conn_methods() < 0 || add_type(m, &CoreType, "_Core") < 0 || add_type(m, &ConnType, "Connection") < 0 ||
         add_type(m, &HttpMsgType, "HttpMessage") < 0 || add_type(m, &WsMsgType, "WsMessage") < 0 ||
         add_type(m, &MqttMsgType, "MqttMessage") < 0 || add_type(m, &TimerType, "Timer") < 0)
         goto fail;

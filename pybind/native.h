@@ -18,6 +18,8 @@
 #define PMG_DATA_STR 2
 #define PMG_DATA_BYTES 3
 #define PMG_DATA_INT 4
+#define PMG_DATA_WS 5   /* p1: payload, ival: flags */
+#define PMG_DATA_MQTT 6 /* p1: topic, p2: data, ival: id | cmd<<16 | qos<<24 | ack<<32 */
 
 #define PMG_MAX_HEADERS 30
 /* method, uri, query, proto, then name/value per header: (off, len) pairs. */
@@ -87,6 +89,13 @@ typedef struct {
 #define PMG_F_FULL (1u << 7)
 #define PMG_F_DRAINING (1u << 8)
 #define PMG_F_CLOSING (1u << 9)
+
+/* Helpers shared by the extension's C files (defined in native.c). */
+PyObject *pmg_to_bytes(PyObject *data);      /* str -> UTF-8, else bytes(data) */
+PyObject *pmg_decode(const char *p, Py_ssize_t n); /* UTF-8, surrogateescape */
+PyObject *pmg_closed_error(void);            /* RuntimeError("Connection has been closed") */
+int pmg_forked(void);
+PyObject *pmg_fork_error(void);
 
 /* Called from Go (hot.go). */
 int pmg_dispatch(PyObject *core, PyObject *conn, int ev, int kind,

@@ -8,6 +8,9 @@ from typing import Any, Callable, Optional
 
 from . import _mongoose as _native
 from ._gopy import pybind as _go
+from ._mqtt import MqttManagerMixin
+from ._net import NetManagerMixin
+from ._ws import WsManagerMixin
 
 Handler = Callable[["_native.Connection", int, Any], None]
 
@@ -40,7 +43,7 @@ def _check_str(name: str, value: Any) -> str:
     return value
 
 
-class Manager:
+class Manager(WsManagerMixin, MqttManagerMixin, NetManagerMixin):
     """Event manager: owns listeners, connections and timers.
 
     Nothing happens in the background: all I/O, protocol parsing, timer

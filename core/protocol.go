@@ -1,0 +1,14 @@
+package core
+
+// protocol is a per-connection engine other than HTTP (WebSocket, MQTT,
+// SNTP, ...) that consumes the receive buffer. It runs after each read and
+// before EvRead, so its events come first (API.md §2.5).
+type protocol interface {
+	// onRead parses what is buffered and delivers the protocol's events.
+	// It must stop when the connection closes, drains, or m.aborted is set.
+	onRead(m *Manager, c *Conn)
+}
+
+// setChildProtocol makes every connection that listener l accepts from now
+// on start with the engine made by f (e.g. MQTT for mqtt_listen).
+func (l *Conn) setChildProtocol(f func(*Conn) protocol) { l.childProto = f }
