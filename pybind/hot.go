@@ -36,6 +36,15 @@ func reportPanic(r any) {
 	fmt.Fprintf(os.Stderr, "pymongoose: internal error: %v\n%s", r, debug.Stack())
 }
 
+// guard is deferred by every export: a Go panic is reported and the call
+// returns fail instead of aborting the interpreter.
+func guard[T any](rc *T, fail T) {
+	if r := recover(); r != nil {
+		reportPanic(r)
+		*rc = fail
+	}
+}
+
 func goBytes(p unsafe.Pointer, n C.longlong) []byte {
 	if p == nil || n <= 0 {
 		return nil
@@ -45,12 +54,7 @@ func goBytes(p unsafe.Pointer, n C.longlong) []byte {
 
 //export pmg_attach
 func pmg_attach(mid C.longlong, obj *C.PyObject) (ok C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			ok = 0
-		}
-	}()
+	defer guard(&ok, 0)
 	pm := lookup(int64(mid))
 	if pm == nil || pm.core != nil {
 		return 0
@@ -61,12 +65,7 @@ func pmg_attach(mid C.longlong, obj *C.PyObject) (ok C.int) {
 
 //export pmg_poll
 func pmg_poll(mid C.longlong, timeout C.int) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			rc = pollInternal
-		}
-	}()
+	defer guard(&rc, pollInternal)
 	pm := lookup(int64(mid))
 	if pm == nil || pm.m.Closed() {
 		return pollFreed
@@ -109,12 +108,7 @@ func pmg_poll(mid C.longlong, timeout C.int) (rc C.int) {
 
 //export pmg_conn_info
 func pmg_conn_info(mid C.longlong, id C.ulonglong, out *C.pmg_info) (ok C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			ok = 0
-		}
-	}()
+	defer guard(&ok, 0)
 	_, c := connOf(mid, id)
 	if c == nil {
 		return 0
@@ -164,12 +158,7 @@ func putAddr(a core.Addr, ip *[16]C.uchar, port *C.int, v6 *C.int) {
 
 //export pmg_conn_send
 func pmg_conn_send(mid C.longlong, id C.ulonglong, p *C.char, n C.longlong) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			rc = -2
-		}
-	}()
+	defer guard(&rc, -2)
 	_, c := connOf(mid, id)
 	if c == nil {
 		return -1
@@ -183,12 +172,7 @@ func pmg_conn_send(mid C.longlong, id C.ulonglong, p *C.char, n C.longlong) (rc 
 //export pmg_conn_reply
 func pmg_conn_reply(mid C.longlong, id C.ulonglong, code C.longlong, h *C.char, hn C.longlong,
 	hdefault C.int, b *C.char, bn C.longlong) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			rc = -2
-		}
-	}()
+	defer guard(&rc, -2)
 	_, c := connOf(mid, id)
 	if c == nil {
 		return -1
@@ -206,12 +190,7 @@ func pmg_conn_reply(mid C.longlong, id C.ulonglong, code C.longlong, h *C.char, 
 
 //export pmg_conn_chunk
 func pmg_conn_chunk(mid C.longlong, id C.ulonglong, p *C.char, n C.longlong) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			rc = -2
-		}
-	}()
+	defer guard(&rc, -2)
 	_, c := connOf(mid, id)
 	if c == nil {
 		return -1
@@ -222,12 +201,7 @@ func pmg_conn_chunk(mid C.longlong, id C.ulonglong, p *C.char, n C.longlong) (rc
 
 //export pmg_conn_drain
 func pmg_conn_drain(mid C.longlong, id C.ulonglong) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			rc = -2
-		}
-	}()
+	defer guard(&rc, -2)
 	if _, c := connOf(mid, id); c != nil {
 		c.Drain()
 	}
@@ -236,12 +210,7 @@ func pmg_conn_drain(mid C.longlong, id C.ulonglong) (rc C.int) {
 
 //export pmg_conn_close
 func pmg_conn_close(mid C.longlong, id C.ulonglong) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			rc = -2
-		}
-	}()
+	defer guard(&rc, -2)
 	if _, c := connOf(mid, id); c != nil {
 		c.Close()
 	}
@@ -250,12 +219,7 @@ func pmg_conn_close(mid C.longlong, id C.ulonglong) (rc C.int) {
 
 //export pmg_conn_error
 func pmg_conn_error(mid C.longlong, id C.ulonglong, p *C.char, n C.longlong) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			rc = -2
-		}
-	}()
+	defer guard(&rc, -2)
 	_, c := connOf(mid, id)
 	if c == nil {
 		return -1
@@ -266,12 +230,7 @@ func pmg_conn_error(mid C.longlong, id C.ulonglong, p *C.char, n C.longlong) (rc
 
 //export pmg_conn_copy
 func pmg_conn_copy(mid C.longlong, id C.ulonglong, which C.int, dst *C.char, n C.longlong) (got C.longlong) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			got = -1
-		}
-	}()
+	defer guard(&got, -1)
 	_, c := connOf(mid, id)
 	if c == nil {
 		return -1
@@ -285,12 +244,7 @@ func pmg_conn_copy(mid C.longlong, id C.ulonglong, which C.int, dst *C.char, n C
 
 //export pmg_wakeup
 func pmg_wakeup(mid C.longlong, id C.ulonglong, p unsafe.Pointer, n C.longlong) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			rc = -1
-		}
-	}()
+	defer guard(&rc, -1)
 	pm := lookup(int64(mid))
 	if pm == nil || pm.m.Closed() {
 		return -1
