@@ -5,7 +5,7 @@ PY_INCLUDE := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths(
 export CGO_CFLAGS := -I$(PY_INCLUDE) -O2
 export CGO_LDFLAGS_ALLOW := .*
 
-.PHONY: install install-test demo test test-go test-py fuzz bench vet clean
+.PHONY: install install-test demo test test-go test-py fuzz bench vet wheel sdist clean
 
 install:
 	$(PYTHON) -m pip install .
@@ -34,6 +34,14 @@ fuzz:
 # package, not the source directory (which has no compiled extension).
 test-py:
 	cd tests && $(PYTHON) -m pytest -q -p no:cacheprovider
+
+# A platform wheel for this interpreter (installs without Go), and the sdist.
+# For another CPython, run it with that interpreter: make wheel PYTHON=python3.12
+wheel:
+	$(PYTHON) -m pip wheel --no-deps -w dist .
+
+sdist:
+	$(PYTHON) setup.py -q sdist -d dist
 
 bench: install
 	$(PYTHON) bench/run.py

@@ -12,6 +12,7 @@ Steps (all driven from here, so `pip install .` is the only command):
    (gopy's -dynamic-link): symbols resolve against the running interpreter.
 """
 
+import fcntl
 import os
 import re
 import shutil
@@ -54,6 +55,15 @@ def strip_host_paths(go_file: Path) -> None:
 
 def build_extension(target: Path, package_dirs: list) -> None:
     build = ROOT / "build"
+    build.mkdir(exist_ok=True)
+    # Concurrent builds of one tree (pip wheel next to pip install) share
+    # build/_gopy: take turns.
+    with open(build / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _build_extension(build, target, package_dirs)
+
+
+def _build_extension(build: Path, target: Path, package_dirs: list) -> None:
     tools = build / "_tools"
     out = build / "_gopy" / GOPY_NAME
     tools.mkdir(parents=True, exist_ok=True)
