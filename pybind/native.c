@@ -814,11 +814,89 @@ static PyObject *format_headers(PyObject *headers) {
     return out;
 }
 
-static PyObject *conn_reply(ConnObject *cn, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"status_code", "body", "headers", NULL};
-    PyObject *code_o, *body_o = NULL, *headers_o = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OO:reply", kwlist, &code_o, &body_o, &headers_o))
+/* Parses fastcall arguments into out[] (NULL when not given) by position or
+ * keyword; names is NULL-terminated, the first nreq are required. */
+static int parse_fast(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                      const char *const *names, int nreq, PyObject **out) {
+    int n = 0;
+    while (names[n])
+        n++;
+    if (nargs > n) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most %d arguments (%zd given)", fname, n, nargs);
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        out[i] = i < nargs ? args[i] : NULL;
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+        int i = 0;
+        while (i < n && PyUnicode_CompareWithASCIIString(key, names[i]) != 0)
+            i++;
+        if (i == n) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument %R", fname, key);
+            return -1;
+        }
+        if (out[i]) {
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fname, names[i]);
+            return -1;
+        }
+        out[i] = args[nargs + k];
+    }
+    for (int i = 0; i < nreq; i++) {
+        if (!out[i]) {
+            PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s' (pos %d)", fname, names[i],
+                         i + 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int has_header_breaker(const char *p, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (p[i] == '\r' || p[i] == '\n' || p[i] == '\0')
+            return 1;
+    return 0;
+}
+
+/* The common case of reply(): a dict of str to str that fits buf. Returns
+ * the length written, -1 to take the general path, -2 with an exception. */
+static Py_ssize_t format_headers_fast(PyObject *h, char *buf, Py_ssize_t cap) {
+    if (!PyDict_CheckExact(h))
+        return -1;
+    Py_ssize_t pos = 0, n = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(h, &pos, &k, &v)) {
+        if (!PyUnicode_CheckExact(k) || !PyUnicode_CheckExact(v))
+            return -1;
+        Py_ssize_t kn, vn;
+        const char *kp = PyUnicode_AsUTF8AndSize(k, &kn);
+        const char *vp = kp ? PyUnicode_AsUTF8AndSize(v, &vn) : NULL;
+        if (!vp)
+            return -2;
+        if (has_header_breaker(kp, kn) || has_header_breaker(vp, vn))
+            return -1; /* the general path raises the ValueError */
+        if (n + kn + vn + 4 > cap)
+            return -1;
+        memcpy(buf + n, kp, kn);
+        n += kn;
+        buf[n++] = ':';
+        buf[n++] = ' ';
+        memcpy(buf + n, vp, vn);
+        n += vn;
+        buf[n++] = '\r';
+        buf[n++] = '\n';
+    }
+    return n;
+}
+
+static PyObject *conn_reply(ConnObject *cn, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    static const char *const names[] = {"status_code", "body", "headers", NULL};
+    PyObject *a[3];
+    if (parse_fast("reply", args, nargs, kwnames, names, 1, a) < 0)
         return NULL;
+    PyObject *code_o = a[0], *body_o = a[1], *headers_o = a[2] ? a[2] : Py_None;
     if (!PyLong_Check(code_o)) {
         PyErr_SetString(PyExc_TypeError, "an integer is required");
         return NULL;
@@ -830,9 +908,24 @@ static PyObject *conn_reply(ConnObject *cn, PyObject *args, PyObject *kw) {
     if (!body)
         return NULL;
     PyObject *hdrs = NULL;
-    if (headers_o != Py_None && !(hdrs = format_headers(headers_o))) {
-        Py_DECREF(body);
-        return NULL;
+    char hbuf[1024];
+    Py_ssize_t hlen = -1;
+    const char *hp = NULL;
+    if (headers_o != Py_None) {
+        hlen = format_headers_fast(headers_o, hbuf, sizeof hbuf);
+        if (hlen == -2) {
+            Py_DECREF(body);
+            return NULL;
+        }
+        if (hlen >= 0) {
+            hp = hbuf;
+        } else if ((hdrs = format_headers(headers_o))) {
+            hp = PyBytes_AS_STRING(hdrs);
+            hlen = PyBytes_GET_SIZE(hdrs);
+        } else {
+            Py_DECREF(body);
+            return NULL;
+        }
     }
     if (cn->id == 0 || forked) {
         Py_DECREF(body);
@@ -840,9 +933,10 @@ static PyObject *conn_reply(ConnObject *cn, PyObject *args, PyObject *kw) {
         CHECK_FORK(NULL);
         return closed_error();
     }
-    int rc = pmg_conn_reply(cn->mid, cn->id, code, hdrs ? PyBytes_AS_STRING(hdrs) : NULL,
-                            hdrs ? PyBytes_GET_SIZE(hdrs) : 0, hdrs == NULL,
-                            PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body));
+    /* hp == NULL with hlen == 0 (an empty dict) means no header lines at
+     * all; headers=None means the default Content-Type line. */
+    int rc = pmg_conn_reply(cn->mid, cn->id, code, (char *)(hp ? hp : hbuf), hlen < 0 ? 0 : hlen,
+                            headers_o == Py_None, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body));
     Py_DECREF(body);
     Py_XDECREF(hdrs);
     if (rc != 0)
@@ -924,7 +1018,7 @@ static PyMethodDef conn_methods[] = {
     {"send_data", (PyCFunction)(void (*)(void))conn_send_data, METH_FASTCALL | METH_KEYWORDS,
      "send_data(length=-1) -> bytes: copy of the bytes queued for sending."},
     {"send", (PyCFunction)conn_send, METH_O, "send(data): queue raw bytes (str is UTF-8 encoded)."},
-    {"reply", (PyCFunction)(void (*)(void))conn_reply, METH_VARARGS | METH_KEYWORDS,
+    {"reply", (PyCFunction)(void (*)(void))conn_reply, METH_FASTCALL | METH_KEYWORDS,
      "reply(status_code, body=b'', headers=None): queue a complete HTTP/1.1 response."},
     {"http_chunk", (PyCFunction)conn_http_chunk, METH_O,
      "http_chunk(data): queue one chunk of a chunked response; empty data ends it."},
