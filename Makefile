@@ -27,8 +27,13 @@ vet:
 test-go:
 	go test -race -count=1 ./...
 
+# Every parser's fuzz target, briefly (go test takes one -fuzz target per run).
+FUZZ_TARGETS ?= FuzzParseRequest FuzzJSONGet FuzzParseMultipart
+FUZZ_TIME ?= 10s
 fuzz:
-	go test -run='^$$' -fuzz=FuzzParseRequest -fuzztime=10s ./core/
+	for t in $(FUZZ_TARGETS); do \
+	  go test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZ_TIME) -fuzzminimizetime=2s ./core/ || exit 1; \
+	done
 
 # pytest runs from tests/ so that `import pymongoose` finds the installed
 # package, not the source directory (which has no compiled extension).
