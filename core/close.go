@@ -76,6 +76,7 @@ func (m *Manager) closeConn(c *Conn) {
 		m.discardInput(c)
 	}
 	m.unlink(c)
+	c.xferStop() // static.go
 	if h := c.http; h != nil && !h.server && !c.draining {
 		m.httpClientParse(c, true) // close-delimited response (§2.5)
 	}

@@ -49,7 +49,9 @@ type Conn struct {
 
 	lastWrite time.Time // drain stall detection
 	http      *httpConn
+	xfer      *fileXfer // static file body being streamed (static.go)
 	dnsCancel func()
+	dnsSeq    uint64 // bumped by each lookup and resolve_cancel (resolve.go)
 
 	proto      protocol             // WebSocket/MQTT/SNTP engine, if any (protocol.go)
 	childProto func(*Conn) protocol // listener: engine for accepted children

@@ -19,6 +19,7 @@ const dnsTimeout = 30 * time.Second
 
 type dnsAnswer struct {
 	id   uint64
+	seq  uint64 // Conn.dnsSeq of the lookup; a stale answer is dropped
 	host string
 	ip   net.IP
 	err  bool
@@ -68,11 +69,12 @@ func (m *Manager) resolve(c *Conn, host string, port int) {
 	c.remote = Addr{Port: port}
 	ctx, cancel := context.WithTimeout(context.Background(), dnsTimeout)
 	c.dnsCancel = cancel
-	id := c.id
+	c.dnsSeq++
+	id, seq := c.id, c.dnsSeq
 	go func() {
 		ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
 		cancel()
-		a := dnsAnswer{id: id, host: host}
+		a := dnsAnswer{id: id, seq: seq, host: host}
 		if err != nil || len(ips) == 0 {
 			a.err = true
 		} else {
@@ -85,7 +87,7 @@ func (m *Manager) resolve(c *Conn, host string, port int) {
 // applyDNS delivers a lookup result inside Process.
 func (m *Manager) applyDNS(a dnsAnswer) {
 	c := m.byID[a.id]
-	if c == nil || c.closed || c.inClose || !c.resolving {
+	if c == nil || c.closed || c.inClose || !c.resolving || a.seq != c.dnsSeq {
 		return
 	}
 	c.resolving = false
@@ -122,6 +124,9 @@ func (m *Manager) connectTo(c *Conn, ip net.IP, port int) {
 		}
 		m.p.add(fd, evIn)
 		c.writable = true
+		if m.protoConnect(c); c.closed || c.closing {
+			return
+		}
 		m.emit(c, EvConnect, nil)
 		return
 	}
@@ -158,6 +163,9 @@ func (m *Manager) finishConnect(c *Conn) {
 	}
 	c.connecting = false
 	c.local = localAddrOf(c.fd)
+	if m.protoConnect(c); c.closed || c.closing {
+		return
+	}
 	m.emit(c, EvConnect, nil)
 	if !c.closed {
 		c.tls = false // no tls_init during EvConnect

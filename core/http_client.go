@@ -1,9 +1,146 @@
 package core
 
+import (
+	"bytes"
+	"encoding/base64"
+)
+
+// outTracker follows the requests the user writes on a client connection
+// (the engine never writes requests itself, §7.3) just enough to know
+// which responses answer a HEAD request and therefore have no body.
+type outTracker struct {
+	head     []byte // partial head of the request being written
+	bodyLeft int64  // body bytes of the current request still to come
+	lost     bool   // framing not followed (chunked or oversized request)
+	heads    []bool // one entry per request written: was it HEAD?
+
+	// Resume point of the chunked response body being received: raw
+	// offset of the next chunk line (from the body start) and the data
+	// bytes before it, so that each read scans only the new chunks.
+	chunkPos  int
+	chunkDlen int64
+}
+
+// maxTrackedHead bounds the buffered head of an outgoing request.
+const maxTrackedHead = 65536
+
+// note follows b, the next bytes of the outgoing stream.
+func (t *outTracker) note(b []byte) {
+	for len(b) > 0 && !t.lost {
+		if t.bodyLeft > 0 {
+			k := int64(len(b))
+			if k > t.bodyLeft {
+				k = t.bodyLeft
+			}
+			t.bodyLeft -= k
+			b = b[k:]
+			continue
+		}
+		if len(t.head) == 0 {
+			// Skip blank lines between requests.
+			for len(b) > 0 && (b[0] == '\r' || b[0] == '\n') {
+				b = b[1:]
+			}
+			if len(b) == 0 {
+				return
+			}
+		}
+		start := len(t.head)
+		t.head = append(t.head, b...)
+		end := headEnd(t.head, start)
+		if end < 0 {
+			if len(t.head) > maxTrackedHead {
+				t.lost = true
+				t.head = nil
+			}
+			return
+		}
+		rest := len(t.head) - end
+		b = b[len(b)-rest:]
+		var msg HTTPMessage
+		var hi headInfo
+		n, code := parseHead(t.head[:end], true, 0, 0, &msg, &hi)
+		t.head = t.head[:0]
+		if code != 0 || n == 0 || hi.te > 0 {
+			t.lost = true
+			return
+		}
+		t.heads = append(t.heads, equalFoldBS(msg.MethodBytes(), "HEAD"))
+		if hi.contentLength > 0 {
+			t.bodyLeft = hi.contentLength
+		}
+	}
+}
+
+// headEnd finds the end of a head (after the blank line) in b, scanning
+// from a little before from; -1 if not complete.
+func headEnd(b []byte, from int) int {
+	i := from - 3
+	if i < 0 {
+		i = 0
+	}
+	for ; i < len(b); i++ {
+		if b[i] != '\n' {
+			continue
+		}
+		if i+1 < len(b) && b[i+1] == '\n' {
+			return i + 2
+		}
+		if i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n' {
+			return i + 3
+		}
+	}
+	return -1
+}
+
+// headPending reports whether the oldest unanswered request was HEAD.
+func (t *outTracker) headPending() bool { return len(t.heads) > 0 && t.heads[0] }
+
+// answered drops the oldest request once its final response arrived.
+func (t *outTracker) answered() {
+	if len(t.heads) > 0 {
+		t.heads = t.heads[1:]
+	}
+}
+
+// noteOutgoing is called for every byte queued on a client HTTP connection.
+func (c *Conn) noteOutgoing(b []byte) {
+	if h := c.http; h != nil && !h.server {
+		h.out.note(b)
+	}
+}
+
+// HTTPBasicAuth queues "Authorization: Basic <base64(user[:pass])>" CRLF
+// (§5.8); the request line and the blank line are the caller's.
+func (c *Conn) HTTPBasicAuth(user, pass string) error {
+	cred := user
+	if pass != "" {
+		cred += ":" + pass
+	}
+	line := "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(cred)) + "\r\n"
+	return c.Send([]byte(line))
+}
+
+// HTTPSSE queues one server-sent event as a single HTTP chunk (§5.8):
+// "event: <type>\ndata: <data>\n\n". It does not end the response.
+func (c *Conn) HTTPSSE(eventType, data []byte) {
+	var b bytes.Buffer
+	b.Grow(len(eventType) + len(data) + 16)
+	b.WriteString("event: ")
+	b.Write(eventType)
+	b.WriteString("\ndata: ")
+	b.Write(data)
+	b.WriteString("\n\n")
+	c.HTTPChunk(b.Bytes())
+}
+
 // httpClientParse parses responses on a client connection (§7.3). atClose
 // delivers a close-delimited response. Errors keep the reference texts.
 func (m *Manager) httpClientParse(c *Conn, atClose bool) {
 	h := c.http
+	if h.inMsg {
+		return // close() from the handler of a response: no second delivery
+	}
 	maxMsg := m.lim.MaxMessageSize
 	for !c.closed && !c.draining && !m.aborted {
 		buf := c.recv.data()
@@ -22,9 +159,12 @@ func (m *Manager) httpClientParse(c *Conn, atClose bool) {
 		}
 		hi := &h.hi
 		status := h.msg.Status()
+		interim := status/100 == 1
 		bodyLen := int64(-1) // delimited by close
 		chunked := false
 		switch {
+		case interim || status == 204 || status == 304 || h.out.headPending():
+			bodyLen = 0 // RFC 9112 §6.3: no body whatever the headers say
 		case hi.te > 0 && !hi.teChunked:
 			c.Error("Invalid Transfer-Encoding")
 			return
@@ -35,8 +175,6 @@ func (m *Manager) httpClientParse(c *Conn, atClose bool) {
 			return
 		case hi.contentLength >= 0:
 			bodyLen = hi.contentLength
-		case status == 204 || status == 304 || status/100 == 1:
-			bodyLen = 0
 		}
 		if maxMsg > 0 && bodyLen > int64(maxMsg) {
 			c.Error("MG_MAX_RECV_SIZE")
@@ -56,7 +194,9 @@ func (m *Manager) httpClientParse(c *Conn, atClose bool) {
 				body = body[:bodyLen]
 			}
 			h.msg.Body = body
+			h.inMsg = true
 			m.emit(c, EvHTTPHdrs, &h.msg)
+			h.inMsg = false
 			if c.closed || c.draining || m.aborted {
 				return
 			}
@@ -64,7 +204,8 @@ func (m *Manager) httpClientParse(c *Conn, atClose bool) {
 		total := 0
 		switch {
 		case chunked:
-			dlen, raw, st := scanChunks(buf[n:], maxMsg)
+			pos, dlen, raw, st := resumeChunks(buf[n:], h.out.chunkPos, h.out.chunkDlen, maxMsg)
+			h.out.chunkPos, h.out.chunkDlen = pos, dlen
 			switch st {
 			case chunkMore:
 				return
@@ -96,7 +237,13 @@ func (m *Manager) httpClientParse(c *Conn, atClose bool) {
 			total = n + int(bodyLen)
 		}
 		h.need = 0
+		h.out.chunkPos, h.out.chunkDlen = 0, 0
+		if !interim {
+			h.out.answered()
+		}
+		h.inMsg = true
 		m.emit(c, EvHTTPMsg, &h.msg)
+		h.inMsg = false
 		h.hdrsSent = false
 		if c.closed {
 			return
@@ -104,5 +251,37 @@ func (m *Manager) httpClientParse(c *Conn, atClose bool) {
 		if !c.draining {
 			c.recv.consume(total)
 		}
+	}
+}
+
+// resumeChunks is scanChunks resumed at a chunk boundary: pos is the raw
+// offset of a chunk-size line in b and dlen the data bytes before it. It
+// returns the furthest complete-chunk boundary reached (to resume from),
+// the data bytes before it, and, when the body is complete, its raw length.
+func resumeChunks(b []byte, pos int, dlen int64, maxBody int) (int, int64, int, int) {
+	for {
+		size, n, st := chunkLine(b[pos:])
+		if st != chunkDone {
+			return pos, dlen, 0, st
+		}
+		if size == 0 {
+			_, raw, st := scanChunks(b[pos:], maxBody)
+			if st != chunkDone {
+				return pos, dlen, 0, st
+			}
+			return pos, dlen, pos + raw, chunkDone
+		}
+		d := dlen + size
+		if maxBody > 0 && d > int64(maxBody) || d > 1<<50 {
+			return pos, dlen, 0, chunkTooBig
+		}
+		if int64(len(b)-pos-n) < size+2 {
+			return pos, dlen, 0, chunkMore
+		}
+		e := pos + n + int(size)
+		if b[e] != '\r' || b[e+1] != '\n' {
+			return pos, dlen, 0, chunkBad
+		}
+		pos, dlen = e+2, d
 	}
 }

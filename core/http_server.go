@@ -16,6 +16,7 @@ type httpConn struct {
 	msg        HTTPMessage
 	hi         headInfo
 	hdrs       [maxStoredHeaders]HeaderSpan
+	out        outTracker // client side: requests written (http_client.go)
 }
 
 func newHTTPConn(server bool) *httpConn {
@@ -33,7 +34,7 @@ var headerConnClose = []byte("Connection: close\r\n")
 func (m *Manager) httpServe(c *Conn, progress bool) (parsed bool) {
 	h := c.http
 	lim := &m.lim
-	for !c.closed && !c.closing && !c.draining && !h.inProgress && !m.aborted {
+	for !c.closed && !c.closing && !c.draining && !h.inProgress && !m.aborted && c.http == h { // c.http changes on ws_upgrade
 		buf := c.recv.data()
 		// Tolerate empty lines before a request (RFC 9112 §2.2).
 		if len(buf) > 0 && buf[0] == '\n' {

@@ -51,7 +51,11 @@ func (m *Manager) ioStep(c *Conn) {
 		}
 	}
 	if !c.closing {
-		m.writeStep(c)
+		if c.xfer != nil {
+			m.xferStep(c) // static.go
+		} else {
+			m.writeStep(c)
+		}
 	}
 }
 
@@ -126,6 +130,9 @@ func (m *Manager) recvLimit(c *Conn) int {
 		if h.need == 0 {
 			lim += m.lim.MaxHeadSize
 		}
+	}
+	if p, ok := c.proto.(interface{ recvNeed() int }); ok {
+		lim += p.recvNeed() // the message being received has its own limit
 	}
 	return lim
 }

@@ -21,6 +21,7 @@ type Manager struct {
 	fds    []*Conn // fd -> conn, for readiness bookkeeping
 	nextID uint64
 	timers []*Timer
+	mqttID uint16 // Manager-wide MQTT packet id counter (mqtt.go)
 
 	pass          []*Conn // snapshot of the list for one pass (reused)
 	gen           uint64  // pass counter

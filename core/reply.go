@@ -26,6 +26,7 @@ func (c *Conn) Send(b []byte) error {
 		return c.sendDatagram(b)
 	}
 	c.send.write(b)
+	c.noteOutgoing(b) // HTTP client: which responses answer HEAD (http_client.go)
 	c.afterQueue()
 	return nil
 }

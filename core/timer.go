@@ -7,6 +7,9 @@ import (
 
 var zeroTime time.Time
 
+// maxTimerMs bounds a period (about 278 years) so that it fits a Duration.
+const maxTimerMs = 1 << 43
+
 // Timer is a callback run inside Process (API.md §10.4).
 type Timer struct {
 	m       *Manager
@@ -25,6 +28,7 @@ type Timer struct {
 // in that first poll. Expired timers fire newest first; ResultAbort stops
 // the iteration.
 func (m *Manager) TimerAdd(ms int, repeat, runNow bool, fire func() Result) *Timer {
+	ms = min(max(ms, 0), maxTimerMs) // time.Duration must not overflow
 	t := &Timer{m: m, period: time.Duration(ms) * time.Millisecond, repeat: repeat, runNow: runNow, fire: fire}
 	if m.closed || m.closingAll {
 		t.done.Store(true)

@@ -25,6 +25,11 @@ func (m *Manager) readDatagrams(c *Conn) (got bool) {
 				continue
 			}
 			c.readable = false
+			if err != unix.EAGAIN && !c.listening {
+				// A connected socket reports ICMP errors (port unreachable)
+				// here: Mongoose sees EPOLLERR and fails the connection.
+				c.Error("socket error")
+			}
 			break
 		}
 		c.recv.commit(n)

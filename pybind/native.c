@@ -1409,6 +1409,13 @@ static PyGetSetDef mqtt_getset[] = {
     {"cmd", (getter)sm_cmd, NULL, NULL, NULL},     {"qos", (getter)sm_qos, NULL, NULL, NULL},
     {"ack", (getter)sm_ack, NULL, NULL, NULL},     {NULL}};
 
+/* MQTT 5 properties (API.md 19.4): the engine speaks MQTT 3.1.1, whose
+ * packets have none, so the list is always empty. */
+static PyObject *mqtt_properties(PyObject *m, PyObject *unused) { return PyList_New(0); }
+static PyMethodDef mqtt_methods[] = {
+    {"properties", mqtt_properties, METH_NOARGS, "MQTT 5 properties: list of dicts (id, iv, key, val)."},
+    {NULL}};
+
 static PyTypeObject WsMsgType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "pymongoose._mongoose.WsMessage",
     .tp_doc = "A WebSocket message; valid only during the handler call.",
@@ -1427,6 +1434,7 @@ static PyTypeObject MqttMsgType = {
     .tp_new = simple_msg_new,
     .tp_dealloc = (destructor)simple_msg_dealloc,
     .tp_getset = mqtt_getset,
+    .tp_methods = mqtt_methods,
 };
 
 /* ------------------------------------------------------------------ */
