@@ -1,0 +1,281 @@
+package core
+
+import (
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/base64"
+	"strings"
+)
+
+// wsConn is the WebSocket engine of one connection (API.md §8): it parses
+// frames from the receive buffer and delivers EvWSMsg/EvWSCtl. On a client
+// connection it first waits for the 101 response (§19.2).
+type wsConn struct {
+	server    bool // accepted connection: frames must be masked
+	handshake bool // client: the 101 response has not arrived yet
+	need      int  // size of the frame being received, once known
+
+	fragOn    bool // a fragmented message is being reassembled
+	fragFlags byte // its first frame's header byte
+	frag      []byte
+
+	msg  HTTPMessage // client: the handshake response
+	hi   headInfo
+	hdrs [maxStoredHeaders]HeaderSpan
+}
+
+// recvNeed lets the receive limit grow by the frame being received (§13:
+// max_recv_size bounds only what is queued behind it).
+func (w *wsConn) recvNeed() int { return w.need }
+
+const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// WSAccept is base64(SHA1(key + GUID)), the Sec-WebSocket-Accept value.
+func WSAccept(key []byte) string {
+	h := sha1.New()
+	h.Write(key)
+	h.Write([]byte(wsGUID))
+	return base64.StdEncoding.EncodeToString(h.Sum(nil))
+}
+
+var ws426Body = []byte("WS upgrade expected\n")
+
+// WSUpgrade answers a WebSocket upgrade request (API.md §8.1). msg is the
+// request (its Sec-WebSocket-Key and Sec-WebSocket-Protocol headers are
+// used); extra is preformatted "Name: value\r\n" lines. Without a key the
+// request is answered 426 and the connection drains. Otherwise the 101
+// response is queued, the connection switches to the WebSocket engine and
+// EvWSOpen is delivered with msg before WSUpgrade returns. Either way the
+// HTTP response in progress is finished.
+func (c *Conn) WSUpgrade(msg *HTTPMessage, extra []byte) {
+	if c.closed || c.m == nil {
+		return
+	}
+	if h := c.http; h != nil && h.server {
+		h.inProgress = false
+	}
+	key, ok := msg.Header("Sec-WebSocket-Key")
+	if !ok {
+		appendReply(c, 426, []byte{}, ws426Body)
+		c.Drain()
+		return
+	}
+	q := &c.send
+	q.writeString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ")
+	q.writeString(WSAccept(key))
+	q.writeString("\r\n")
+	q.write(extra)
+	if proto, ok := msg.Header("Sec-WebSocket-Protocol"); ok {
+		q.writeString("Sec-WebSocket-Protocol: ")
+		q.write(proto)
+		q.writeString("\r\n")
+	}
+	q.writeString("\r\n")
+	c.afterQueue()
+	c.http = nil // the HTTP engine stops; httpServe notices (c.http != h)
+	c.proto = &wsConn{server: c.parent != nil}
+	c.websocket = true
+	c.m.emit(c, EvWSOpen, msg)
+}
+
+// WSConnect opens a WebSocket client connection (API.md §19.2): Connect,
+// then the upgrade request is queued at once. o.HTTP is ignored.
+func (m *Manager) WSConnect(url string, o ConnectOptions) (*Conn, error) {
+	init := o.Init
+	c, err := m.Connect(url, ConnectOptions{Init: func(c *Conn) {
+		w := &wsConn{handshake: true}
+		w.msg.Headers = w.hdrs[:0]
+		c.proto = w
+		if init != nil {
+			init(c)
+		}
+	}})
+	if err != nil || c.closed {
+		return c, err
+	}
+	var k [16]byte
+	rand.Read(k[:])
+	q := &c.send
+	q.writeString("GET ")
+	q.writeString(wsURI(url))
+	q.writeString(" HTTP/1.1\r\nUpgrade: websocket\r\nHost: ")
+	q.writeString(wsHost(url))
+	q.writeString("\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ")
+	q.writeString(base64.StdEncoding.EncodeToString(k[:]))
+	q.writeString("\r\n\r\n")
+	c.afterQueue()
+	return c, nil
+}
+
+// wsURI is the path and query of url, or "/".
+func wsURI(url string) string {
+	rest := url
+	if i := strings.Index(url, "://"); i >= 0 {
+		rest = url[i+3:]
+	}
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		return rest[i:]
+	}
+	return "/"
+}
+
+// wsHost is the host of url, without port or credentials.
+func wsHost(url string) string {
+	h := parseURL(url).host
+	if strings.IndexByte(h, ':') >= 0 {
+		return "[" + h + "]"
+	}
+	return h
+}
+
+// onRead implements protocol: handshake (client), then frames.
+func (w *wsConn) onRead(m *Manager, c *Conn) {
+	for !c.closed && !c.closing && !c.draining && !m.aborted {
+		buf := c.recv.data()
+		if w.handshake {
+			if !w.readHandshake(m, c, buf) {
+				return
+			}
+			continue
+		}
+		if len(buf) == 0 {
+			w.need = 0
+			return
+		}
+		h, complete, err := parseWSHeader(buf)
+		if err != "" {
+			w.fail(c, err)
+			return
+		}
+		if !complete {
+			w.need = 0
+			return
+		}
+		if w.server && !h.masked {
+			w.fail(c, "unmasked WS frame from client")
+			return
+		}
+		op := h.op()
+		switch {
+		case op == WSOpContinue && !w.fragOn:
+			w.fail(c, "unexpected WS continuation frame")
+			return
+		case (op == WSOpText || op == WSOpBinary) && w.fragOn:
+			w.fail(c, "WS data frame inside a fragmented message")
+			return
+		}
+		if max := uint64(m.lim.MaxMessageSize); max > 0 {
+			total := h.plen
+			if op == WSOpContinue {
+				total += uint64(len(w.frag))
+			}
+			if total > max {
+				w.fail(c, "MG_MAX_RECV_SIZE")
+				return
+			}
+		}
+		if h.plen > wsMaxNeed || uint64(len(buf)-h.hlen) < h.plen {
+			w.need = wsMaxNeed
+			if h.plen < wsMaxNeed {
+				w.need = h.hlen + int(h.plen)
+			}
+			return
+		}
+		w.need = 0
+		total := h.hlen + int(h.plen)
+		payload := buf[h.hlen:total]
+		if h.masked {
+			wsMask(payload, h.mask, 0)
+		}
+		if !w.frame(m, c, &h, payload) {
+			return
+		}
+		if c.closed {
+			return
+		}
+		if !c.draining {
+			c.recv.consume(total)
+		}
+	}
+}
+
+// fail reports a protocol error and closes (the buffered input is useless).
+func (w *wsConn) fail(c *Conn, text string) {
+	w.need = 0
+	w.frag, w.fragOn = nil, false
+	c.Error(text)
+}
+
+// frame delivers the events of one complete frame. It reports false when
+// the connection went away during dispatch.
+func (w *wsConn) frame(m *Manager, c *Conn, h *wsHeader, payload []byte) bool {
+	switch h.op() {
+	case WSOpText, WSOpBinary:
+		if h.fin() {
+			wm := WSMessage{Data: payload, Flags: h.b0}
+			m.emit(c, EvWSMsg, &wm)
+		} else {
+			w.fragOn = true
+			w.fragFlags = h.b0
+			w.frag = append(w.frag[:0], payload...)
+		}
+	case WSOpContinue:
+		w.frag = append(w.frag, payload...)
+		m.emit(c, EvWSCtl, nil)
+		if h.fin() {
+			data, flags := w.frag, w.fragFlags
+			w.frag, w.fragOn = nil, false
+			if !c.closed && !c.closing && !c.draining {
+				wm := WSMessage{Data: data, Flags: flags}
+				m.emit(c, EvWSMsg, &wm)
+			}
+		}
+	case WSOpPing:
+		c.WSSend(payload, WSOpPong)
+		m.emit(c, EvWSCtl, nil)
+	case WSOpPong:
+		m.emit(c, EvWSCtl, nil)
+	case WSOpClose:
+		echo := append([]byte(nil), payload...)
+		m.emit(c, EvWSCtl, nil)
+		if c.closed || c.closing {
+			return false
+		}
+		c.WSSend(echo, WSOpClose)
+		c.Drain()
+		return false
+	}
+	return !c.closed
+}
+
+// readHandshake parses the server's response head on a client connection.
+// It reports whether the connection switched to frames.
+func (w *wsConn) readHandshake(m *Manager, c *Conn, buf []byte) bool {
+	if len(buf) == 0 {
+		return false
+	}
+	n, code := parseHead(buf, false, m.lim.MaxHeadSize, 0, &w.msg, &w.hi)
+	if code == 0 && n > 0 && !strings.HasPrefix(string(w.msg.MethodBytes()), "HTTP/") {
+		code = 400
+	}
+	if code != 0 {
+		c.Error("not http")
+		return false
+	}
+	if n == 0 {
+		return false
+	}
+	if n < 15 || !strings.HasPrefix(string(w.msg.URIBytes()), "101") {
+		c.Error("ws handshake error")
+		return false
+	}
+	w.handshake = false
+	c.websocket = true
+	w.msg.Body = buf[n:n]
+	m.emit(c, EvWSOpen, &w.msg)
+	if c.closed || c.closing || c.draining {
+		return false
+	}
+	c.recv.consume(n)
+	return true
+}
