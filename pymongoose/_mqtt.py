@@ -1,5 +1,56 @@
 """Manager methods for MQTT (mqtt_connect, mqtt_listen)."""
 
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from ._gopy import pybind as _go
+
+
+def _check_url(url: Any) -> None:
+    if not isinstance(url, str):
+        raise TypeError(f"Argument 'url' has incorrect type (expected str, got {type(url).__name__})")
+
+
+def _text_hex(value: Any) -> str:
+    """client_id/username/password: a falsy value means empty; otherwise
+    ``value.encode()`` (so ``bytes`` raise AttributeError, as in the
+    reference). Hex-encoded for the cold API, whose strings stop at NUL."""
+    if not value:
+        return ""
+    return value.encode().hex()
+
 
 class MqttManagerMixin:
     """Mixed into Manager; uses its _check(), _create(), _mid and _core."""
+
+    def mqtt_connect(self, url: str, handler: Optional[Callable[..., Any]] = None, client_id: str = "",
+                     username: str = "", password: str = "", clean_session: bool = True,
+                     keepalive: int = 60):
+        """Open an MQTT 3.1.1 client connection to ``url``. The CONNECT packet
+        is queued before this returns (an empty ``client_id`` becomes 19
+        random letters and digits). The broker's CONNACK arrives as
+        MG_EV_MQTT_OPEN with its return code; a non-zero code closes the
+        connection. With ``keepalive`` > 0 a PINGREQ is sent automatically
+        after ``keepalive`` seconds without any packet sent."""
+        _check_url(url)
+        cid, user, pw = _text_hex(client_id), _text_hex(username), _text_hex(password)
+        if not isinstance(keepalive, int):
+            raise TypeError(f"an integer is required (got type {type(keepalive).__name__})")
+        if keepalive < 0 or keepalive > 0xFFFF:
+            raise OverflowError("value out of range for uint16_t")
+        self._check()
+        return self._create(
+            lambda: _go.MQTTConnect(self._mid, url, cid, user, pw, bool(clean_session), keepalive),
+            handler, f"Failed to connect to MQTT broker '{url}'")
+
+    def mqtt_listen(self, url: str, handler: Optional[Callable[..., Any]] = None):
+        """Listen for MQTT clients on ``url``. Accepted connections parse MQTT
+        packets (MG_EV_MQTT_CMD for each, MG_EV_MQTT_MSG for PUBLISH) and
+        start with this listener's handler. The engine is not a broker: the
+        application answers CONNECT (e.g. ``conn.send(b"\\x20\\x02\\x00\\x00")``),
+        PINGREQ (``mqtt_pong()``) and SUBSCRIBE itself."""
+        _check_url(url)
+        self._check()
+        return self._create(lambda: _go.MQTTListen(self._mid, url), handler,
+                            f"Failed to listen for MQTT on '{url}'")

@@ -1,0 +1,274 @@
+package core
+
+import (
+	"crypto/rand"
+	"errors"
+	"time"
+)
+
+// The MQTT 3.1.1 engine (API.md §9): client connections made by
+// MQTTConnect and connections accepted by an MQTTListen listener. It
+// parses every complete packet in the receive buffer, answers the QoS
+// acknowledgement flows, delivers EvMQTTOpen/EvMQTTMsg/EvMQTTCmd and
+// removes the packet after its EvMQTTCmd (so a handler can still read the
+// raw packet with RecvData during the events, as a broker must for
+// CONNECT and SUBSCRIBE). It is not a broker: CONNECT and PINGREQ are
+// never answered.
+
+// ErrNotMQTT is returned by the MQTT methods of a connection that cannot
+// carry MQTT output (closed).
+var ErrNotMQTT = errors.New("not an MQTT connection")
+
+type mqttConn struct {
+	msg  MQTTMessage
+	need int // size of the packet being received, once its header is known
+
+	// client keep-alive (API.md §9.1, this project): a PINGREQ goes out
+	// after keepalive without any packet queued by the engine.
+	keepalive time.Duration
+	lastSent  time.Time
+	timer     *Timer
+}
+
+// IsMQTT reports whether the connection runs the MQTT engine.
+func (c *Conn) IsMQTT() bool {
+	_, ok := c.proto.(*mqttConn)
+	return ok
+}
+
+func (c *Conn) mqtt() *mqttConn {
+	mc, _ := c.proto.(*mqttConn)
+	return mc
+}
+
+// recvNeed (io.go's recvLimit hook): the packet being received is bounded
+// by MaxMessageSize (checked in onRead); MaxRecvSize bounds only what is
+// queued behind it (API.md §13).
+func (mc *mqttConn) recvNeed() int {
+	if mc.need > 0 {
+		return mc.need
+	}
+	return 5 // a fixed header whose length is not known yet
+}
+
+func (mc *mqttConn) onRead(m *Manager, c *Conn) {
+	maxMsg := m.lim.MaxMessageSize
+	for !c.closed && !c.closing && !c.draining && !m.aborted {
+		buf := c.recv.data()
+		if len(buf) == 0 {
+			mc.need = 0
+			return
+		}
+		msg := &mc.msg
+		rc, size, need := parseMQTT(buf, msg)
+		if rc == mqttMalformed {
+			c.recv.reset()
+			c.closing = true // no error event (API.md §9.2)
+			m.kick(c)
+			return
+		}
+		if rc == mqttIncomplete {
+			mc.need = need
+			if maxMsg > 0 && need > maxMsg {
+				c.recv.reset()
+				c.Error("MG_MAX_RECV_SIZE")
+			}
+			return
+		}
+		mc.need = 0
+		if maxMsg > 0 && size > maxMsg {
+			c.recv.reset()
+			c.Error("MG_MAX_RECV_SIZE")
+			return
+		}
+		switch msg.Cmd {
+		case MQTTConnack:
+			m.emit(c, EvMQTTOpen, int(msg.Ack))
+			if msg.Ack != 0 && !c.closed {
+				c.closing = true
+				m.kick(c)
+			}
+		case MQTTPublish:
+			if msg.QoS > 0 {
+				ack := byte(MQTTPuback)
+				if msg.QoS == 2 {
+					ack = MQTTPubrec
+				}
+				mc.queue(c, appendMQTTAck(nil, ack, msg.ID))
+			}
+			m.emit(c, EvMQTTMsg, msg)
+		case MQTTPubrec:
+			mc.queue(c, appendMQTTAck(nil, MQTTPubrel, msg.ID))
+		case MQTTPubrel:
+			mc.queue(c, appendMQTTAck(nil, MQTTPubcomp, msg.ID))
+		}
+		if c.closed {
+			return
+		}
+		if !m.aborted {
+			m.emit(c, EvMQTTCmd, msg)
+			if c.closed {
+				return
+			}
+		}
+		if c.draining {
+			return // Drain has emptied the buffer
+		}
+		// The handler may not have consumed anything: the packet is still
+		// at the front unless the buffer was reset.
+		if c.recv.len() >= size {
+			c.recv.consume(size)
+		} else {
+			c.recv.reset()
+		}
+		*msg = MQTTMessage{}
+	}
+}
+
+// queue appends an engine-made packet to the send buffer.
+func (mc *mqttConn) queue(c *Conn, pkt []byte) {
+	if c.closed || c.inClose {
+		return
+	}
+	c.send.write(pkt)
+	c.afterQueue()
+	mc.lastSent = c.m.clock()
+}
+
+// MQTTConnect starts an MQTT client connection (API.md §9.1): Connect plus
+// the CONNECT packet queued before it returns. An empty ClientID gets 19
+// random characters. With Keepalive > 0 a PINGREQ is sent after Keepalive
+// seconds without a packet sent.
+func (m *Manager) MQTTConnect(url string, o MQTTConnectOptions, init func(c *Conn)) (*Conn, error) {
+	mc := &mqttConn{keepalive: time.Duration(o.Keepalive) * time.Second}
+	c, err := m.Connect(url, ConnectOptions{Init: func(c *Conn) {
+		c.proto = mc
+		if init != nil {
+			init(c)
+		}
+	}})
+	if err != nil || c.closed {
+		return c, err
+	}
+	if len(o.ClientID) == 0 {
+		o.ClientID = randomClientID()
+	}
+	mc.queue(c, appendMQTTConnect(nil, &o))
+	if mc.keepalive > 0 {
+		mc.armKeepalive(c, mc.keepalive)
+	}
+	return c, nil
+}
+
+// armKeepalive schedules the next keep-alive check in d.
+func (mc *mqttConn) armKeepalive(c *Conn, d time.Duration) {
+	ms := int((d + time.Millisecond - 1) / time.Millisecond)
+	if ms < 1 {
+		ms = 1
+	}
+	mc.timer = c.m.TimerAdd(ms, false, false, func() Result {
+		mc.timer = nil
+		if c.closed || c.inClose || c.closing {
+			return ResultOK
+		}
+		now := c.m.clock()
+		idle := now.Sub(mc.lastSent)
+		if idle >= mc.keepalive-time.Millisecond {
+			if c.established() && !c.draining {
+				mc.queue(c, []byte{MQTTPingreq << 4, 0})
+			}
+			mc.armKeepalive(c, mc.keepalive)
+			return ResultOK
+		}
+		mc.armKeepalive(c, mc.keepalive-idle)
+		return ResultOK
+	})
+}
+
+const clientIDChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+func randomClientID() []byte {
+	var r [19]byte
+	rand.Read(r[:])
+	for i := range r {
+		r[i] = clientIDChars[int(r[i])%len(clientIDChars)]
+	}
+	return r[:]
+}
+
+// MQTTListen creates a listener whose accepted connections run the MQTT
+// engine (API.md §9.3).
+func (m *Manager) MQTTListen(url string, init func(c *Conn)) (*Conn, error) {
+	return m.Listen(url, ListenOptions{Init: func(c *Conn) {
+		if !c.udp {
+			c.setChildProtocol(func(*Conn) protocol { return &mqttConn{} })
+		}
+		if init != nil {
+			init(c)
+		}
+	}})
+}
+
+// nextMQTTID is the Manager-wide packet id counter: first 1, skips 0.
+func (m *Manager) nextMQTTID() uint16 {
+	m.mqttID++
+	if m.mqttID == 0 {
+		m.mqttID++
+	}
+	return m.mqttID
+}
+
+// sendMQTT queues a packet built by the caller (any connection).
+func (c *Conn) sendMQTT(pkt []byte) error {
+	if c.closed || c.m == nil || c.inClose {
+		return ErrConnClosed
+	}
+	if mc := c.mqtt(); mc != nil {
+		mc.queue(c, pkt)
+		return nil
+	}
+	c.send.write(pkt)
+	c.afterQueue()
+	return nil
+}
+
+// MQTTPub queues a PUBLISH and returns its packet id (0 for QoS 0). qos is
+// masked to 0..3.
+func (c *Conn) MQTTPub(topic, payload []byte, qos byte, retain bool) (uint16, error) {
+	if c.closed || c.m == nil || c.inClose {
+		return 0, ErrConnClosed
+	}
+	qos &= 3
+	var id uint16
+	if qos > 0 {
+		id = c.m.nextMQTTID()
+	}
+	return id, c.sendMQTT(appendMQTTPublish(nil, topic, payload, qos, retain, id))
+}
+
+// MQTTSub queues a SUBSCRIBE for one topic filter; returns its packet id.
+func (c *Conn) MQTTSub(topic []byte, qos byte) (uint16, error) {
+	if c.closed || c.m == nil || c.inClose {
+		return 0, ErrConnClosed
+	}
+	id := c.m.nextMQTTID()
+	return id, c.sendMQTT(appendMQTTSubscribe(nil, topic, qos&3, id))
+}
+
+// MQTTUnsub queues an UNSUBSCRIBE for one topic filter; returns its id.
+func (c *Conn) MQTTUnsub(topic []byte) (uint16, error) {
+	if c.closed || c.m == nil || c.inClose {
+		return 0, ErrConnClosed
+	}
+	id := c.m.nextMQTTID()
+	return id, c.sendMQTT(appendMQTTUnsubscribe(nil, topic, id))
+}
+
+// MQTTPing queues PINGREQ (C0 00).
+func (c *Conn) MQTTPing() error { return c.sendMQTT([]byte{0xc0, 0}) }
+
+// MQTTPong queues PINGRESP (D0 00).
+func (c *Conn) MQTTPong() error { return c.sendMQTT([]byte{0xd0, 0}) }
+
+// MQTTDisconnect queues DISCONNECT (E0 00); it neither closes nor drains.
+func (c *Conn) MQTTDisconnect() error { return c.sendMQTT([]byte{0xe0, 0}) }
