@@ -157,10 +157,12 @@ class Manager(WsManagerMixin, MqttManagerMixin, NetManagerMixin):
         if not isinstance(connection_id, int):
             raise TypeError("Argument 'connection_id' has incorrect type "
                             f"(expected int, got {type(connection_id).__name__})")
+        if connection_id < 0:
+            raise OverflowError("can't convert negative value to unsigned long")
+        if connection_id > 0xFFFFFFFFFFFFFFFF:
+            raise OverflowError("Python int too large to convert to C unsigned long")
         if type(data) is not bytes:
             raise TypeError(f"Argument 'data' has incorrect type (expected bytes, got {type(data).__name__})")
-        if connection_id < 0 or connection_id > 0xFFFFFFFFFFFFFFFF:
-            raise OverflowError("connection_id out of range")
         self._check()
         if not self._wakeup_enabled or connection_id == 0:
             return False

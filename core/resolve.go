@@ -1,0 +1,90 @@
+package core
+
+import (
+	"context"
+	"net"
+
+	"golang.org/x/sys/unix"
+)
+
+// Resolve is Connection.resolve(url) (API.md §5.11): it takes host and port
+// from url, sets the remote port and resolves the host (IP literals and
+// localhost at once, names with the system resolver off the loop thread,
+// answered in a later Process), then connects this connection's socket to
+// the result with the usual EvResolve / EvConnect / EvError events. A
+// lookup still pending for the connection is superseded. A socket the
+// connection already has is closed first: the connection is re-targeted.
+//
+// On a listener, where connecting is meaningless, it only sets the remote
+// address (for a UDP listener, where send() replies go) and delivers
+// EvResolve; a name is then looked up synchronously, as Listen does.
+func (c *Conn) Resolve(url string) {
+	if c.closed || c.inClose || c.m == nil {
+		return
+	}
+	m := c.m
+	ep := parseURL(url)
+	c.stopDNS()
+	ip := literalIP(ep.host)
+	if c.listening {
+		if ip == nil {
+			ips, err := net.DefaultResolver.LookupIPAddr(context.Background(), ep.host)
+			if err != nil || len(ips) == 0 {
+				c.Error(ep.host + " DNS lookup failed")
+				return
+			}
+			ip = pickIP(ips)
+		}
+		sa, _ := sockaddrOf(ip, ep.port)
+		c.remote = addrOf(sa)
+		m.emit(c, EvResolve, nil)
+		return
+	}
+	m.dropSocket(c)
+	if ip != nil {
+		m.connectTo(c, ip, ep.port)
+		return
+	}
+	m.resolve(c, ep.host, ep.port)
+}
+
+// ResolveCancel is Connection.resolve_cancel(): the pending lookup of the
+// connection, if any, is cancelled and its answer ignored. No event is
+// delivered; as in the reference the connection stays unresolved (it does
+// no I/O) until it is closed or resolve() is called again.
+func (c *Conn) ResolveCancel() {
+	if c.closed || c.m == nil {
+		return
+	}
+	c.stopDNS()
+}
+
+// IsResolving reports a host name lookup in progress (or cancelled).
+func (c *Conn) IsResolving() bool { return !c.closed && c.resolving }
+
+// stopDNS cancels the lookup in flight; its answer will not match dnsSeq.
+func (c *Conn) stopDNS() {
+	if c.dnsCancel != nil {
+		c.dnsCancel()
+		c.dnsCancel = nil
+	}
+	c.dnsSeq++
+}
+
+// dropSocket closes the socket of a connection about to be re-targeted by
+// Resolve and forgets its readiness; buffers and flags such as draining
+// are kept, as Mongoose does.
+func (m *Manager) dropSocket(c *Conn) {
+	c.resolving = false
+	if c.fd < 0 {
+		return
+	}
+	if c.fd < len(m.fds) && m.fds[c.fd] == c {
+		m.fds[c.fd] = nil
+	}
+	unix.Close(c.fd) // also leaves the epoll set
+	c.fd = -1
+	c.connecting, c.readable, c.writable, c.sockErr = false, false, false, false
+	c.peerShut, c.epollOut, c.seenR, c.peerEOF = false, false, false, false
+	c.local = Addr{}
+}
