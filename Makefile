@@ -28,7 +28,8 @@ test-go:
 	go test -race -count=1 ./...
 
 # Every parser's fuzz target, briefly (go test takes one -fuzz target per run).
-FUZZ_TARGETS ?= FuzzParseRequest FuzzJSONGet FuzzParseMultipart
+FUZZ_TARGETS ?= FuzzParseRequest FuzzJSONGet FuzzParseMultipart FuzzWSFrame FuzzMQTTPacket FuzzSNTPParse \
+	FuzzClientResponse FuzzChunkedPrefix FuzzParseRange
 FUZZ_TIME ?= 10s
 fuzz:
 	for t in $(FUZZ_TARGETS); do \
