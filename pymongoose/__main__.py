@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import mimetypes
 import os
 import sys
 import time
@@ -37,25 +36,6 @@ class Demo:
         self.started = time.time()
         self.requests = 0
 
-    def file_response(self, uri: str) -> tuple[int, bytes, dict[str, str]]:
-        if self.root is None:
-            return 404, b"No --dir given\n", {"Content-Type": "text/plain"}
-        rel = uri[len("/files/"):]
-        path = os.path.realpath(os.path.join(self.root, rel))
-        if path != self.root and not path.startswith(self.root + os.sep):
-            return 400, b"Invalid path\n", {"Content-Type": "text/plain"}
-        if os.path.isdir(path):
-            names = sorted(os.listdir(path))
-            links = "".join(f'<li><a href="{n}{"/" if os.path.isdir(os.path.join(path, n)) else ""}">{n}</a></li>'
-                            for n in names)
-            return 200, f"<ul>{links}</ul>".encode(), {"Content-Type": "text/html; charset=utf-8"}
-        if not os.path.isfile(path):
-            return 404, b"Not found\n", {"Content-Type": "text/plain"}
-        with open(path, "rb") as f:
-            body = f.read()
-        ctype = mimetypes.guess_type(path)[0] or "application/octet-stream"
-        return 200, body, {"Content-Type": ctype}
-
     def __call__(self, conn: Any, ev: int, data: Any) -> None:
         if ev != MG_EV_HTTP_MSG:
             return
@@ -67,9 +47,9 @@ class Demo:
             status = {"server": "pymongoose-go", "version": __version__, "requests": self.requests,
                       "uptime_s": round(time.time() - self.started, 3)}
             conn.reply(200, json.dumps(status), {"Content-Type": "application/json"})
-        elif uri.startswith("/files/"):
-            code, body, headers = self.file_response(uri)
-            conn.reply(code, body, headers)
+        elif uri.startswith("/files/") and self.root is not None:
+            # static files: MIME types, ETag/304, Range, listings, traversal refused
+            conn.serve_dir(data, f"/files/={self.root}")
         else:
             conn.reply(404, b"Not found\n", {"Content-Type": "text/plain"})
 

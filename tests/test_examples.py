@@ -129,3 +129,29 @@ def test_timers_tick_then_cancel():
                           "--ticks", "3"], capture_output=True, text=True, timeout=30)
     assert res.returncode == 0, res.stderr
     assert res.stdout.splitlines() == ["tick 1", "tick 2", "tick 3", "stopped"]
+
+
+def test_demo_server_python_m_pymongoose(tmp_path):
+    (tmp_path / "hello.txt").write_bytes(b"hello \x00 world")
+    proc = subprocess.Popen([sys.executable, "-m", "pymongoose", "--port", "0", "--dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        line = proc.stdout.readline()
+        port = int(re.search(r"127\.0\.0\.1:(\d+)", line).group(1))
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        status, body = request(c, "GET", "/")
+        assert status == 200 and b"pymongoose-go is running" in body
+        status, body = request(c, "GET", "/api/status")
+        assert status == 200 and json.loads(body)["server"] == "pymongoose-go"
+        assert request(c, "GET", "/files/hello.txt") == (200, b"hello \x00 world")
+        assert request(c, "GET", "/files/%2e%2e%2fetc/passwd")[0] == 400
+        assert request(c, "GET", "/nope")[0] == 404
+        c.close()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+        assert proc.returncode == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
