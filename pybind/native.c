@@ -1554,11 +1554,13 @@ static const char *EV_NAMES[] = {
 
 /* Connection methods come from several files, one per protocol. */
 extern PyMethodDef pmg_http_conn_methods[], pmg_ws_conn_methods[], pmg_mqtt_conn_methods[],
-    pmg_net_conn_methods[];
+    pmg_net_conn_methods[], pmg_tls_conn_methods[], pmg_beyond_conn_methods[];
+extern PyMethodDef pmg_beyond_module_methods[]; /* beyond.c: the cymongoose 0.2 functions */
 
 static int build_conn_methods(void) {
-    PyMethodDef *tables[] = {conn_methods, pmg_http_conn_methods, pmg_ws_conn_methods,
-                             pmg_mqtt_conn_methods, pmg_net_conn_methods};
+    PyMethodDef *tables[] = {conn_methods,          pmg_http_conn_methods, pmg_ws_conn_methods,
+                             pmg_mqtt_conn_methods, pmg_net_conn_methods,  pmg_tls_conn_methods,
+                             pmg_beyond_conn_methods};
     size_t n = 0, ntab = sizeof tables / sizeof tables[0];
     for (size_t t = 0; t < ntab; t++)
         for (PyMethodDef *d = tables[t]; d->ml_name; d++)
@@ -1591,7 +1593,8 @@ PyMODINIT_FUNC PyInit__mongoose(void) {
     PyObject *m = PyModule_Create(&mongoose_module);
     if (!m)
         return NULL;
-    if (PyModule_AddFunctions(m, pmg_func_methods) < 0)
+    if (PyModule_AddFunctions(m, pmg_func_methods) < 0 ||
+        PyModule_AddFunctions(m, pmg_beyond_module_methods) < 0)
         goto fail;
     str_items = PyUnicode_InternFromString("items");
     if (!str_items || build_conn_methods() < 0 || add_type(m, &CoreType, "_Core") < 0 || add_type(m, &ConnType, "Connection") < 0 ||
