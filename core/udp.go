@@ -5,9 +5,12 @@ import "golang.org/x/sys/unix"
 // maxDatagram is the room kept free for one datagram.
 const maxDatagram = 65536
 
-// readDatagrams appends every pending datagram to the receive buffer (which,
-// as for raw TCP, nothing consumes) and, on a UDP listener, remembers the
-// last sender as the remote address that Send replies to.
+// readDatagrams appends the next pending datagram to the receive buffer
+// (which, as for raw TCP, nothing consumes) and, on a UDP listener, remembers
+// its sender as the remote address that Send replies to. One datagram per
+// turn, as in Mongoose: each EvRead is one datagram, so a listener's handler
+// replies to the sender of what it just read; a socket with more stays
+// readable and the next Wait does not block.
 func (m *Manager) readDatagrams(c *Conn) (got bool) {
 	lim := m.lim.MaxRecvSize
 	for i := 0; i < 4*maxReadsPerTurn; i++ {
@@ -37,6 +40,7 @@ func (m *Manager) readDatagrams(c *Conn) (got bool) {
 		if c.listening && from != nil {
 			c.remote = addrOf(from)
 		}
+		break
 	}
 	if c.recvSize < c.recv.len() {
 		c.recvSize = roundIO(c.recv.len())
