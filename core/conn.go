@@ -54,6 +54,8 @@ type Conn struct {
 	dnsSeq    uint64 // bumped by each lookup and resolve_cancel (resolve.go)
 
 	proto      protocol             // WebSocket/MQTT/SNTP engine, if any (protocol.go)
+	tlsst      *tlsState            // tls_init was called (tls.go)
+	host       string               // host of the connect URL (TLS name check)
 	childProto func(*Conn) protocol // listener: engine for accepted children
 }
 
@@ -118,11 +120,14 @@ func (c *Conn) established() bool {
 
 // canRead: reading is allowed now (draining conns read and discard).
 func (c *Conn) canRead() bool {
-	return c.readable && !c.peerEOF && (c.draining || !c.IsFull())
+	return (c.readable || c.tlsst != nil && c.tlsst.more) && !c.peerEOF && (c.draining || !c.IsFull())
 }
 
 // pending reports work the next iteration must do without waiting.
 func (c *Conn) pending() bool {
+	if c.tlsst != nil && !c.closing && c.established() {
+		return c.tlsPending()
+	}
 	if c.closing || c.draining && c.send.len() == 0 {
 		return true
 	}

@@ -42,6 +42,7 @@ func (m *Manager) Connect(url string, o ConnectOptions) (*Conn, error) {
 	c.client = true
 	c.udp = ep.udp
 	c.tls = ep.tls
+	c.host = ep.host
 	if o.HTTP && !ep.udp {
 		c.http = newHTTPConn(false)
 	}
@@ -168,6 +169,6 @@ func (m *Manager) finishConnect(c *Conn) {
 	}
 	m.emit(c, EvConnect, nil)
 	if !c.closed {
-		c.tls = false // no tls_init during EvConnect
+		c.tls = c.tlsst != nil // downgraded unless tls_init ran (tls.go)
 	}
 }

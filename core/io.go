@@ -63,6 +63,9 @@ func (m *Manager) ioStep(c *Conn) {
 // receive buffer and reports whether new bytes were stored. A draining
 // conn reads and discards, so that end-of-file and resets are noticed.
 func (m *Manager) readStep(c *Conn) (got bool) {
+	if c.tlsst != nil {
+		return m.tlsReadStep(c) // tls.go
+	}
 	if c.draining {
 		m.discardInput(c)
 		return false
@@ -168,6 +171,10 @@ func (m *Manager) discardInput(c *Conn) {
 // writeStep writes queued output until the kernel would block, then asks
 // epoll for writability (only then). EvWrite follows a successful write.
 func (m *Manager) writeStep(c *Conn) {
+	if c.tlsst != nil {
+		m.tlsWriteStep(c) // tls.go
+		return
+	}
 	if c.send.len() == 0 || !c.writable || c.udp || c.listening {
 		return
 	}

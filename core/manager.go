@@ -43,6 +43,7 @@ type Manager struct {
 	qclosed   bool
 	wakeQ     []wakeMsg
 	dnsQ      []dnsAnswer
+	tlsQ      []*tlsState // TLS handshake progress (tls.go)
 }
 
 // Errors returned by Listen and Connect (the binding words its own messages).

@@ -56,6 +56,7 @@ func (m *Manager) runQueues() {
 	for _, a := range dq {
 		m.applyDNS(a)
 	}
+	m.runTLS() // tls.go
 	for i, w := range wq {
 		if m.aborted {
 			// Keep the rest, in order, for the next Process.
