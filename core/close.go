@@ -39,6 +39,9 @@ func (c *Conn) Error(msg string) {
 	}
 	c.closing = true
 	c.m.kick(c)
+	if LogEnabled(LogError) {
+		logf(LogError, "%d %s", c.id, msg) // log.go
+	}
 	c.m.emit(c, EvError, truncateUTF8(msg, 63))
 }
 
@@ -75,6 +78,7 @@ func (m *Manager) closeConn(c *Conn) {
 		// destroy the tail of the response still in flight.
 		m.discardInput(c)
 	}
+	c.tlsDrop() // tls.go
 	m.unlink(c)
 	c.xferStop() // static.go
 	if h := c.http; h != nil && !h.server && !c.draining {

@@ -44,6 +44,7 @@ func (m *Manager) Listen(url string, o ListenOptions) (*Conn, error) {
 		return nil, err
 	}
 	fail := func(err error) (*Conn, error) {
+		logf(LogError, "listen on %s: %v", url, err)
 		unix.Close(fd)
 		return nil, err
 	}
@@ -72,6 +73,9 @@ func (m *Manager) Listen(url string, o ListenOptions) (*Conn, error) {
 	c.tls = ep.tls
 	c.httpListener = o.HTTP && !ep.udp
 	c.local = localAddrOf(fd)
+	if LogEnabled(LogDebug) {
+		logf(LogDebug, "%d listening on %s", c.id, c.local)
+	}
 	if o.Init != nil {
 		o.Init(c)
 	}
@@ -103,8 +107,11 @@ func (m *Manager) acceptReady(l *Conn) {
 		c.parent = l
 		c.tls = l.tls
 		c.writable = true
-		c.local = l.local
+		c.local = localAddrOf(nfd) // its own address, not the listener's (API.md §19.1)
 		c.remote = addrOf(sa)
+		if LogEnabled(LogDebug) {
+			logf(LogDebug, "%d accepted %s -> %s", c.id, c.remote, c.local)
+		}
 		if l.httpListener {
 			c.http = newHTTPConn(true)
 		}
@@ -114,7 +121,7 @@ func (m *Manager) acceptReady(l *Conn) {
 		m.emit(c, EvOpen, nil)
 		if !c.closed {
 			m.emit(c, EvAccept, nil)
-			c.tls = false // no tls_init during EvAccept
+			c.tls = c.tlsst != nil // downgraded unless tls_init ran during EvAccept
 		}
 		if l.closed || l.closing || m.aborted {
 			return

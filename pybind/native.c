@@ -88,6 +88,7 @@ static int core_traverse(CoreObject *c, visitproc visit, void *arg) {
     Py_VISIT(c->conns);
     Py_VISIT(c->timers);
     Py_VISIT(c->pending_handler);
+    Py_VISIT(c->error_handler);
     return 0;
 }
 
@@ -96,6 +97,7 @@ static int core_clear(CoreObject *c) {
     Py_CLEAR(c->conns);
     Py_CLEAR(c->timers);
     Py_CLEAR(c->pending_handler);
+    Py_CLEAR(c->error_handler);
     core_clear_pending(c);
     return 0;
 }
@@ -121,6 +123,7 @@ static PyObject *core_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     c->timers = PyDict_New();
     Py_INCREF(Py_None);
     c->pending_handler = Py_None;
+    c->error_handler = Py_NewRef(Py_None);
     if (!c->conns || !c->timers) {
         Py_DECREF(c);
         return NULL;
@@ -259,6 +262,11 @@ static int core_set_closing(CoreObject *c, PyObject *v, void *x) {
     return 0;
 }
 static PyObject *core_get_handler(CoreObject *c, void *x) { return Py_NewRef(c->handler); }
+static PyObject *core_get_error_handler(CoreObject *c, void *x) { return Py_NewRef(c->error_handler); }
+static int core_set_error_handler(CoreObject *c, PyObject *v, void *x) {
+    Py_XSETREF(c->error_handler, Py_NewRef(v ? v : Py_None));
+    return 0;
+}
 static int core_set_handler(CoreObject *c, PyObject *v, void *x) {
     if (!v)
         v = Py_None;
@@ -283,6 +291,7 @@ static PyGetSetDef core_getset[] = {
     {"poll_thread", (getter)core_get_poll_thread, NULL, NULL, NULL},
     {"closing", (getter)core_get_closing, (setter)core_set_closing, NULL, NULL},
     {"handler", (getter)core_get_handler, (setter)core_set_handler, NULL, NULL},
+    {"error_handler", (getter)core_get_error_handler, (setter)core_set_error_handler, NULL, NULL},
     {NULL}};
 
 static PyTypeObject CoreType = {
@@ -391,13 +400,34 @@ static void conn_invalidate(ConnObject *cn) {
     }
 }
 
-/* Report the exception raised by a handler: an Exception is printed and the
+/* Report the exception raised by a handler: an Exception goes to the
+ * Manager's error_handler (its own exception printed) or is printed, and the
  * loop goes on; anything else is kept to propagate out of poll(). */
 static int handle_error(CoreObject *c) {
     if (PyErr_ExceptionMatches(PyExc_Exception)) {
+        if (c->error_handler && c->error_handler != Py_None) {
+            PyObject *t, *v, *tb;
+            PyErr_Fetch(&t, &v, &tb);
+            PyErr_NormalizeException(&t, &v, &tb);
+            if (tb && v)
+                PyException_SetTraceback(v, tb);
+            PyObject *eh = Py_NewRef(c->error_handler);
+            PyObject *r = v ? PyObject_CallOneArg(eh, v) : NULL;
+            Py_DECREF(eh);
+            Py_XDECREF(t);
+            Py_XDECREF(v);
+            Py_XDECREF(tb);
+            if (r) {
+                Py_DECREF(r);
+                return PMG_EXCEPTION;
+            }
+            if (!PyErr_ExceptionMatches(PyExc_Exception))
+                goto propagate;
+        }
         PyErr_Print();
         return PMG_EXCEPTION;
     }
+propagate:
     if (c->exc_type) {
         /* keep the first one */
         PyErr_Clear();
@@ -1212,11 +1242,12 @@ static PyObject *http_query_var(HttpMsgObject *m, PyObject *name_o) {
         if (kn == nlen && ascii_casecmp(k, name, nlen) == 0) {
             const char *v = eq ? eq + 1 : e;
             Py_ssize_t vn = e - v;
-            char buf[256];
+            char buf[2048]; /* cymongoose 0.2's buffer (API.md 19.1) */
             Py_ssize_t o = 0;
             for (Py_ssize_t i = 0; i < vn; i++) {
-                if (o >= 255)
-                    Py_RETURN_NONE;
+                if (o >= (Py_ssize_t)sizeof buf - 1)
+                    return PyErr_Format(PyExc_ValueError,
+                                        "Query parameter '%U' value exceeds 2048-byte buffer limit", name_o);
                 unsigned char ch = (unsigned char)v[i];
                 if (ch == '%') {
                     if (i + 2 >= vn)
@@ -1556,6 +1587,7 @@ static const char *EV_NAMES[] = {
 extern PyMethodDef pmg_http_conn_methods[], pmg_ws_conn_methods[], pmg_mqtt_conn_methods[],
     pmg_net_conn_methods[], pmg_tls_conn_methods[], pmg_beyond_conn_methods[];
 extern PyMethodDef pmg_beyond_module_methods[]; /* beyond.c: the cymongoose 0.2 functions */
+extern int pmg_beyond_init(PyObject *m);          /* beyond.c: the 0.2 constants */
 
 static int build_conn_methods(void) {
     PyMethodDef *tables[] = {conn_methods,          pmg_http_conn_methods, pmg_ws_conn_methods,
@@ -1594,7 +1626,7 @@ PyMODINIT_FUNC PyInit__mongoose(void) {
     if (!m)
         return NULL;
     if (PyModule_AddFunctions(m, pmg_func_methods) < 0 ||
-        PyModule_AddFunctions(m, pmg_beyond_module_methods) < 0)
+        PyModule_AddFunctions(m, pmg_beyond_module_methods) < 0 || pmg_beyond_init(m) < 0)
         goto fail;
     str_items = PyUnicode_InternFromString("items");
     if (!str_items || build_conn_methods() < 0 || add_type(m, &CoreType, "_Core") < 0 || add_type(m, &ConnType, "Connection") < 0 ||

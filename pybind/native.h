@@ -39,6 +39,7 @@ typedef struct {
     int polling;               /* a poll() of this Manager is running */
     int closing;               /* Manager.close() in progress from another thread */
     unsigned long poll_thread; /* thread id running poll() */
+    PyObject *error_handler;   /* Manager(error_handler=): called with an Exception, or None */
 } CoreObject;
 
 typedef struct {

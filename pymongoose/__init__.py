@@ -32,8 +32,9 @@ _os.register_at_fork(after_in_child=_mongoose._mark_forked)
 
 from ._manager import Manager  # noqa: E402
 from ._tls import TlsOpts  # noqa: E402
+from ._rpc import Rpc, RpcReq  # noqa: E402
 
-for _cls in (Manager, TlsOpts):
+for _cls in (Manager, TlsOpts, Rpc, RpcReq):
     _cls.__module__ = "pymongoose._mongoose"
     setattr(_mongoose, _cls.__name__, _cls)
 
@@ -57,6 +58,31 @@ _NAMES = [
     "json_get_str",
     "url_encode",
     "http_parse_multipart",
+    # cymongoose 0.2 additions (API.md 19.6-19.8)
+    "Rpc",
+    "RpcReq",
+    "event_name",
+    "log_set",
+    "log_get",
+    "url_port",
+    "url_host",
+    "url_user",
+    "url_pass",
+    "url_uri",
+    "url_is_ssl",
+    "match",
+    "http_var",
+    "md5",
+    "sha1",
+    "sha256",
+    "hmac_sha256",
+    "base64_encode",
+    "base64_decode",
+    "millis",
+    "random_bytes",
+    "random_str",
+    "crc32",
+    *(n for n in dir(_mongoose) if n.startswith(("MG_LL_", "MQTT_PROP_TYPE_"))),
 ]
 _mongoose.__all__ = [n for n in _NAMES if hasattr(_mongoose, n)]
 
@@ -73,3 +99,5 @@ def _version() -> str:
 
 
 __version__ = _version()
+
+from .aio import AsyncManager  # noqa: E402

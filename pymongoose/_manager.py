@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from typing import Any, Callable, Optional
@@ -37,6 +38,14 @@ def _check_limit(name: str, value: Any) -> int:
     return value
 
 
+def _infer_http(url: str, http: Optional[bool]) -> bool:
+    """``http=None``: the HTTP engine for http://, https://, ws:// and wss://
+    URLs (any case); an explicit value wins (API.md 19.1)."""
+    if http is None:
+        return url[:8].lower().startswith(("http://", "https://", "ws://", "wss://"))
+    return bool(http)
+
+
 def _check_str(name: str, value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError(f"Argument '{name}' has incorrect type (expected str, got {type(value).__name__})")
@@ -55,6 +64,7 @@ class Manager(WsManagerMixin, MqttManagerMixin, NetManagerMixin):
         self,
         handler: Optional[Handler] = None,
         enable_wakeup: bool = False,
+        error_handler: Optional[Callable[[Exception], Any]] = None,
         *,
         max_recv_size: int = 3145728,
         max_head_size: int = 65536,
@@ -69,6 +79,7 @@ class Manager(WsManagerMixin, MqttManagerMixin, NetManagerMixin):
         given = locals()
         limits = [_check_limit(name, given[name]) for name, _ in LIMITS]
         self._core = _native._Core(handler)
+        self._core.error_handler = error_handler
         try:
             self._mid = _go.NewManager(bool(enable_wakeup), *limits)
         except RuntimeError:
@@ -77,6 +88,7 @@ class Manager(WsManagerMixin, MqttManagerMixin, NetManagerMixin):
             raise RuntimeError("Failed to create the Manager") from None
         self._core.attach(self._mid)
         self._wakeup_enabled = bool(enable_wakeup)
+        self._wakeup_id = int(_go.WakeupID(self._mid)) if enable_wakeup else 0
 
     # -- helpers -------------------------------------------------------
     def _check(self) -> None:
@@ -110,29 +122,71 @@ class Manager(WsManagerMixin, MqttManagerMixin, NetManagerMixin):
         """The default event handler."""
         return self._core.handler
 
+    @property
+    def connections(self) -> tuple:
+        """Snapshot of the live connections (listeners, accepted and
+        outbound), in no particular order; () once closed."""
+        return tuple(self._core.connections())
+
+    @property
+    def wakeup_id(self) -> int:
+        """Id of the internal wakeup connection (0 without wakeup):
+        ``wakeup(wakeup_id, b"")`` only interrupts a waiting poll()."""
+        return self._wakeup_id
+
+    def __enter__(self) -> "Manager":
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        self.close()
+        return False
+
+    def run(self, poll_ms: int = 100) -> None:
+        """poll(poll_ms) until SIGINT or SIGTERM, then close() (also when
+        an exception ends the loop). Must be called from the main thread."""
+        stop = []
+
+        def on_signal(signum: int, frame: Any) -> None:
+            stop.append(signum)
+
+        previous = {}
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, on_signal)
+            while not stop:
+                self.poll(poll_ms)
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+            self.close()
+
     def poll(self, timeout_ms: int = 0) -> None:
         """Run one iteration of the event loop, waiting up to ``timeout_ms``
         milliseconds for I/O (0: do not wait; negative: wait for I/O)."""
         self._core.poll(timeout_ms)
 
-    def listen(self, url: str, handler: Optional[Handler] = None, *, http: bool = False,
+    def listen(self, url: str, handler: Optional[Handler] = None, *, http: Optional[bool] = None,
                reuse_port: bool = False) -> "_native.Connection":
         """Listen on ``url`` (``tcp://``, ``http://``, ``udp://`` ...); port 0
-        picks a free port. ``http=True`` parses HTTP on accepted connections,
-        which start with this listener's handler. Raises RuntimeError when
-        the address cannot be bound."""
+        picks a free port. ``http=True`` parses HTTP on accepted connections
+        (``None``: for http://, https://, ws:// and wss:// URLs), which start
+        with this listener's handler. Raises RuntimeError when the address
+        cannot be bound."""
         _check_str("url", url)
         self._check()
-        return self._create(lambda: _go.Listen(self._mid, url, bool(http), bool(reuse_port)),
+        use_http = _infer_http(url, http)
+        return self._create(lambda: _go.Listen(self._mid, url, use_http, bool(reuse_port)),
                             handler, f"Failed to listen on '{url}'")
 
     def connect(self, url: str, handler: Optional[Handler] = None, *,
-                http: bool = False) -> "_native.Connection":
+                http: Optional[bool] = None) -> "_native.Connection":
         """Start an outbound connection; the outcome arrives as events
-        (MG_EV_CONNECT, or MG_EV_ERROR then MG_EV_CLOSE)."""
+        (MG_EV_CONNECT, or MG_EV_ERROR then MG_EV_CLOSE). ``http=None``
+        parses responses for http://, https://, ws:// and wss:// URLs."""
         _check_str("url", url)
         self._check()
-        return self._create(lambda: _go.Connect(self._mid, url, bool(http)),
+        use_http = _infer_http(url, http)
+        return self._create(lambda: _go.Connect(self._mid, url, use_http),
                             handler, f"Failed to connect to '{url}'")
 
     def timer_add(self, milliseconds: int, callback: Callable[[], Any], *, repeat: bool = False,

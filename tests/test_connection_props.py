@@ -93,7 +93,9 @@ def test_accepted_connection_addresses(make_manager, recorder):
         s.close()
 
 
-def test_wildcard_listener_children_copy_listener_address(make_manager, recorder):
+def test_wildcard_listener_children_report_their_real_address(make_manager, recorder):
+    # API.md 19.1: an accepted connection's local_addr is its own address,
+    # not a copy of the listener's wildcard bind address (the 0.1.4 rule).
     rec = recorder()
     mgr = make_manager()
     lst = mgr.listen("tcp://0.0.0.0:0", rec)
@@ -101,7 +103,8 @@ def test_wildcard_listener_children_copy_listener_address(make_manager, recorder
     assert lst.local_addr == ("0.0.0.0", port, False)
     s, c = accept_one(mgr, rec, port)
     try:
-        assert c.local_addr == ("0.0.0.0", port, False)
+        assert c.local_addr == ("127.0.0.1", port, False)
+        assert c.local_addr[:2] == s.getpeername()
     finally:
         s.close()
 
