@@ -29,7 +29,7 @@ test-go:
 
 # Every parser's fuzz target, briefly (go test takes one -fuzz target per run).
 FUZZ_TARGETS ?= FuzzParseRequest FuzzJSONGet FuzzParseMultipart FuzzWSFrame FuzzMQTTPacket FuzzSNTPParse \
-	FuzzClientResponse FuzzChunkedPrefix FuzzParseRange
+	FuzzClientResponse FuzzChunkedPrefix FuzzParseRange FuzzMatch FuzzURLParts FuzzBase64Decode
 FUZZ_TIME ?= 10s
 fuzz:
 	for t in $(FUZZ_TARGETS); do \
