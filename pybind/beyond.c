@@ -25,29 +25,6 @@
         }                                       \
     } while (0)
 
-static int b_check_fork(void) {
-    if (pmg_forked()) {
-        pmg_fork_error();
-        return -1;
-    }
-    return 0;
-}
-
-static PyObject *b_internal(const char *name) {
-    PyErr_Format(PyExc_RuntimeError, "pymongoose: internal error in %s()", name);
-    return NULL;
-}
-
-/* A str argument; returns its UTF-8 form (owned by the str object). */
-static const char *b_str_arg(PyObject *o, const char *argname, Py_ssize_t *n) {
-    if (!PyUnicode_Check(o)) {
-        PyErr_Format(PyExc_TypeError, "Argument '%s' has incorrect type (expected str, got %.200s)",
-                     argname, Py_TYPE(o)->tp_name);
-        return NULL;
-    }
-    return PyUnicode_AsUTF8AndSize(o, n);
-}
-
 /* A non-negative int that fits a size_t (Cython's size_t conversion). */
 static int b_size_arg(PyObject *o, const char *argname, Py_ssize_t *out) {
     if (!PyLong_Check(o)) {
@@ -124,14 +101,14 @@ static PyObject *f_log_set(PyObject *self, PyObject *args, PyObject *kw) {
     int level;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "i:log_set", kwlist, &level))
         return NULL;
-    if (b_check_fork() < 0)
+    if (pmg_check_fork() < 0)
         return NULL;
     pmg_log_set(level);
     Py_RETURN_NONE;
 }
 
 static PyObject *f_log_get(PyObject *self, PyObject *unused) {
-    if (b_check_fork() < 0)
+    if (pmg_check_fork() < 0)
         return NULL;
     return PyLong_FromLong(pmg_log_get());
 }
@@ -182,13 +159,13 @@ static PyObject *url_part(PyObject *args, PyObject *kw, const char *fname, int w
     snprintf(fmt, sizeof fmt, "O:%s", fname);
     if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, &url))
         return NULL;
-    const char *u = b_str_arg(url, "url", &n);
-    if (!u || b_check_fork() < 0)
+    const char *u = pmg_str_arg(url, "url", &n);
+    if (!u || pmg_check_fork() < 0)
         return NULL;
     long long s = 0, e = 0;
     int rc = pmg_url_part((char *)u, n, which, &s, &e);
     if (rc < 0)
-        return b_internal(fname);
+        return pmg_internal_error(fname);
     if (rc == 0)
         return PyUnicode_FromString("/");
     return b_decode(u + s, (Py_ssize_t)(e - s));
@@ -213,12 +190,12 @@ static PyObject *f_url_port(PyObject *self, PyObject *args, PyObject *kw) {
     Py_ssize_t n;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O:url_port", kwlist, &url))
         return NULL;
-    const char *u = b_str_arg(url, "url", &n);
-    if (!u || b_check_fork() < 0)
+    const char *u = pmg_str_arg(url, "url", &n);
+    if (!u || pmg_check_fork() < 0)
         return NULL;
     int rc = pmg_url_port((char *)u, n);
     if (rc < 0)
-        return b_internal("url_port");
+        return pmg_internal_error("url_port");
     return PyLong_FromLong(rc);
 }
 
@@ -228,12 +205,12 @@ static PyObject *f_url_is_ssl(PyObject *self, PyObject *args, PyObject *kw) {
     Py_ssize_t n;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O:url_is_ssl", kwlist, &url))
         return NULL;
-    const char *u = b_str_arg(url, "url", &n);
-    if (!u || b_check_fork() < 0)
+    const char *u = pmg_str_arg(url, "url", &n);
+    if (!u || pmg_check_fork() < 0)
         return NULL;
     int rc = pmg_url_is_ssl((char *)u, n);
     if (rc < 0)
-        return b_internal("url_is_ssl");
+        return pmg_internal_error("url_is_ssl");
     return PyBool_FromLong(rc);
 }
 
@@ -246,17 +223,17 @@ static PyObject *f_match(PyObject *self, PyObject *args, PyObject *kw) {
     Py_ssize_t sn, pn;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO:match", kwlist, &so, &po))
         return NULL;
-    const char *s = b_str_arg(so, "s", &sn);
+    const char *s = pmg_str_arg(so, "s", &sn);
     if (!s)
         return NULL;
-    const char *p = b_str_arg(po, "pattern", &pn);
-    if (!p || b_check_fork() < 0)
+    const char *p = pmg_str_arg(po, "pattern", &pn);
+    if (!p || pmg_check_fork() < 0)
         return NULL;
     long long caps[2 * 20];
     int ncaps = 0, rc;
     BEYOND_CALL(sn, rc, pmg_match((char *)s, sn, (char *)p, pn, caps, &ncaps));
     if (rc < 0)
-        return b_internal("match");
+        return pmg_internal_error("match");
     PyObject *lst = PyList_New(rc ? ncaps : 0);
     if (!lst)
         return NULL;
@@ -278,8 +255,8 @@ static PyObject *f_http_var(PyObject *self, PyObject *args, PyObject *kw) {
     Py_ssize_t nn;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO:http_var", kwlist, &bo, &no))
         return NULL;
-    const char *name = b_str_arg(no, "name", &nn);
-    if (!name || b_check_fork() < 0)
+    const char *name = pmg_str_arg(no, "name", &nn);
+    if (!name || pmg_check_fork() < 0)
         return NULL;
     PyObject *b = pmg_to_bytes(bo);
     if (!b)
@@ -291,7 +268,7 @@ static PyObject *f_http_var(PyObject *self, PyObject *args, PyObject *kw) {
     BEYOND_CALL(n, rc, pmg_http_var((char *)p, n, (char *)name, nn, &s, &e));
     PyObject *res;
     if (rc < 0)
-        res = b_internal("http_var");
+        res = pmg_internal_error("http_var");
     else if (rc == 0)
         res = Py_NewRef(Py_None);
     else
@@ -310,7 +287,7 @@ static PyObject *digest(PyObject *args, PyObject *kw, const char *fname, int kin
     snprintf(fmt, sizeof fmt, "O:%s", fname);
     if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, &data))
         return NULL;
-    if (b_check_fork() < 0)
+    if (pmg_check_fork() < 0)
         return NULL;
     PyObject *b = pmg_to_bytes(data);
     if (!b)
@@ -321,7 +298,7 @@ static PyObject *digest(PyObject *args, PyObject *kw, const char *fname, int kin
     BEYOND_CALL(n, rc, pmg_digest(kind, PyBytes_AS_STRING(b), n, out));
     Py_DECREF(b);
     if (rc < 0)
-        return b_internal(fname);
+        return pmg_internal_error(fname);
     return PyBytes_FromStringAndSize(out, rc);
 }
 
@@ -336,7 +313,7 @@ static PyObject *f_hmac_sha256(PyObject *self, PyObject *args, PyObject *kw) {
     PyObject *ko, *d;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO:hmac_sha256", kwlist, &ko, &d))
         return NULL;
-    if (b_check_fork() < 0)
+    if (pmg_check_fork() < 0)
         return NULL;
     PyObject *key = pmg_to_bytes(ko);
     if (!key)
@@ -354,7 +331,7 @@ static PyObject *f_hmac_sha256(PyObject *self, PyObject *args, PyObject *kw) {
     Py_DECREF(key);
     Py_DECREF(data);
     if (rc < 0)
-        return b_internal("hmac_sha256");
+        return pmg_internal_error("hmac_sha256");
     return PyBytes_FromStringAndSize(out, rc);
 }
 
@@ -363,7 +340,7 @@ static PyObject *f_base64_encode(PyObject *self, PyObject *args, PyObject *kw) {
     PyObject *data;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O:base64_encode", kwlist, &data))
         return NULL;
-    if (b_check_fork() < 0)
+    if (pmg_check_fork() < 0)
         return NULL;
     PyObject *b = pmg_to_bytes(data);
     if (!b)
@@ -383,7 +360,7 @@ static PyObject *f_base64_encode(PyObject *self, PyObject *args, PyObject *kw) {
     Py_DECREF(b);
     if (rc != (n + 2) / 3 * 4) {
         Py_DECREF(res);
-        return b_internal("base64_encode");
+        return pmg_internal_error("base64_encode");
     }
     return res;
 }
@@ -399,7 +376,7 @@ static PyObject *f_base64_decode(PyObject *self, PyObject *args, PyObject *kw) {
                      Py_TYPE(data)->tp_name);
         return NULL;
     }
-    if (b_check_fork() < 0)
+    if (pmg_check_fork() < 0)
         return NULL;
     PyObject *ascii = PyUnicode_AsASCIIString(data); /* UnicodeEncodeError if not ASCII */
     if (!ascii)
@@ -415,7 +392,7 @@ static PyObject *f_base64_decode(PyObject *self, PyObject *args, PyObject *kw) {
     Py_DECREF(ascii);
     if (rc < 0) {
         Py_DECREF(out);
-        return b_internal("base64_decode");
+        return pmg_internal_error("base64_decode");
     }
     if (_PyBytes_Resize(&out, (Py_ssize_t)rc) < 0)
         return NULL;
@@ -428,7 +405,7 @@ static PyObject *f_random_bytes(PyObject *self, PyObject *args, PyObject *kw) {
     Py_ssize_t n;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O:random_bytes", kwlist, &lo))
         return NULL;
-    if (b_size_arg(lo, "length", &n) < 0 || b_check_fork() < 0)
+    if (b_size_arg(lo, "length", &n) < 0 || pmg_check_fork() < 0)
         return NULL;
     PyObject *out = PyBytes_FromStringAndSize(NULL, n);
     if (!out)
@@ -450,7 +427,7 @@ static PyObject *f_random_str(PyObject *self, PyObject *args, PyObject *kw) {
     Py_ssize_t n;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O:random_str", kwlist, &lo))
         return NULL;
-    if (b_size_arg(lo, "length", &n) < 0 || b_check_fork() < 0)
+    if (b_size_arg(lo, "length", &n) < 0 || pmg_check_fork() < 0)
         return NULL;
     PyObject *res = PyUnicode_New(n, 127);
     if (!res)
@@ -492,7 +469,7 @@ static PyObject *f_crc32(PyObject *self, PyObject *args, PyObject *kw) {
             return NULL;
         }
     }
-    if (b_check_fork() < 0)
+    if (pmg_check_fork() < 0)
         return NULL;
     PyObject *b = pmg_to_bytes(data);
     if (!b)

@@ -15,46 +15,6 @@
 /* Inputs at least this large are processed with the GIL released. */
 #define FUNC_NOGIL_MIN (64 * 1024)
 
-/* The Go runtime does not survive fork() without exec (native.c keeps the
- * flag and the message). */
-static int func_check_fork(void) {
-    if (pmg_forked()) {
-        pmg_fork_error();
-        return -1;
-    }
-    return 0;
-}
-
-static PyObject *func_internal(const char *name) {
-    PyErr_Format(PyExc_RuntimeError, "pymongoose: internal error in %s()", name);
-    return NULL;
-}
-
-/* data -> bytes as pymongoose does it: str is encoded UTF-8, anything else
- * goes through bytes(data). New reference. */
-static PyObject *func_to_bytes(PyObject *data) {
-    if (PyBytes_CheckExact(data))
-        return Py_NewRef(data);
-    if (PyUnicode_Check(data))
-        return PyUnicode_AsUTF8String(data);
-    return PyObject_CallOneArg((PyObject *)&PyBytes_Type, data);
-}
-
-/* A str argument (Cython's typed-argument error otherwise); returns its
- * UTF-8 form, owned by the str object. */
-static const char *func_str_arg(PyObject *o, const char *argname, Py_ssize_t *n) {
-    if (!PyUnicode_Check(o)) {
-        PyErr_Format(PyExc_TypeError, "Argument '%s' has incorrect type (expected str, got %.200s)",
-                     argname, Py_TYPE(o)->tp_name);
-        return NULL;
-    }
-    return PyUnicode_AsUTF8AndSize(o, n);
-}
-
-static PyObject *func_decode(const char *p, Py_ssize_t n) {
-    return PyUnicode_DecodeUTF8(n > 0 ? p : "", n > 0 ? n : 0, "surrogateescape");
-}
-
 /* Common front end of the json_* functions: validated path, data as bytes. */
 typedef struct {
     PyObject *bytes;
@@ -66,13 +26,13 @@ typedef struct {
 
 static int json_prepare(PyObject *data, PyObject *path, json_args *a) {
     Py_ssize_t pn;
-    if (func_check_fork() < 0)
+    if (pmg_check_fork() < 0)
         return -1;
-    a->path = func_str_arg(path, "path", &pn);
+    a->path = pmg_str_arg(path, "path", &pn);
     if (!a->path)
         return -1;
     a->pn = pn;
-    a->bytes = func_to_bytes(data);
+    a->bytes = pmg_to_bytes(data);
     if (!a->bytes)
         return -1;
     a->data = PyBytes_AS_STRING(a->bytes);
@@ -104,11 +64,11 @@ static PyObject *f_json_get(PyObject *self, PyObject *args, PyObject *kw) {
     FUNC_CALL(a.n, rc, pmg_json_get((char *)a.data, a.n, (char *)a.path, a.pn, &off, &len));
     PyObject *res;
     if (rc < 0)
-        res = func_internal("json_get");
+        res = pmg_internal_error("json_get");
     else if (rc == 0)
         res = Py_NewRef(Py_None);
     else
-        res = func_decode(a.data + off, (Py_ssize_t)len);
+        res = pmg_decode(a.data + off, (Py_ssize_t)len);
     Py_DECREF(a.bytes);
     return res;
 }
@@ -126,7 +86,7 @@ static PyObject *f_json_get_num(PyObject *self, PyObject *args, PyObject *kw) {
     FUNC_CALL(a.n, rc, pmg_json_get_num((char *)a.data, a.n, (char *)a.path, a.pn, &v));
     Py_DECREF(a.bytes);
     if (rc < 0)
-        return func_internal("json_get_num");
+        return pmg_internal_error("json_get_num");
     if (rc == 0)
         return Py_NewRef(dflt);
     return PyFloat_FromDouble(v);
@@ -144,7 +104,7 @@ static PyObject *f_json_get_bool(PyObject *self, PyObject *args, PyObject *kw) {
     FUNC_CALL(a.n, rc, pmg_json_get_bool((char *)a.data, a.n, (char *)a.path, a.pn, &v));
     Py_DECREF(a.bytes);
     if (rc < 0)
-        return func_internal("json_get_bool");
+        return pmg_internal_error("json_get_bool");
     if (rc == 0)
         return Py_NewRef(dflt);
     return PyBool_FromLong(v);
@@ -183,7 +143,7 @@ static PyObject *f_json_get_long(PyObject *self, PyObject *args, PyObject *kw) {
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:json_get_long", kwlist, &data, &path, &dflt_obj))
         return NULL;
     /* Arguments are checked in order, as Cython does: path, default, data. */
-    if (!func_str_arg(path, "path", &pn))
+    if (!pmg_str_arg(path, "path", &pn))
         return NULL;
     if (dflt_obj && func_as_long(dflt_obj, &dflt) < 0)
         return NULL;
@@ -192,7 +152,7 @@ static PyObject *f_json_get_long(PyObject *self, PyObject *args, PyObject *kw) {
     FUNC_CALL(a.n, rc, pmg_json_get_long((char *)a.data, a.n, (char *)a.path, a.pn, dflt, &v));
     Py_DECREF(a.bytes);
     if (rc < 0)
-        return func_internal("json_get_long");
+        return pmg_internal_error("json_get_long");
     return PyLong_FromLongLong(v);
 }
 
@@ -208,7 +168,7 @@ static PyObject *f_json_get_str(PyObject *self, PyObject *args, PyObject *kw) {
         return NULL;
     FUNC_CALL(a.n, rc, pmg_json_get_str((char *)a.data, a.n, (char *)a.path, a.pn, &off, &len));
     if (rc < 0) {
-        res = func_internal("json_get_str");
+        res = pmg_internal_error("json_get_str");
     } else if (rc == 0) {
         res = Py_NewRef(Py_None);
     } else {
@@ -221,11 +181,11 @@ static PyObject *f_json_get_str(PyObject *self, PyObject *args, PyObject *kw) {
             FUNC_CALL(len, rc,
                       pmg_json_unescape((char *)a.data + off, len, buf, len > 0 ? len : 0, &out));
             if (rc < 0)
-                res = func_internal("json_get_str");
+                res = pmg_internal_error("json_get_str");
             else if (rc == 0)
                 res = Py_NewRef(Py_None);
             else
-                res = func_decode(buf, (Py_ssize_t)out);
+                res = pmg_decode(buf, (Py_ssize_t)out);
             if (buf != small)
                 PyMem_Free(buf);
         }
@@ -241,12 +201,12 @@ static PyObject *f_url_encode(PyObject *self, PyObject *args, PyObject *kw) {
     long long out;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O:url_encode", kwlist, &data))
         return NULL;
-    const char *src = func_str_arg(data, "data", &n);
+    const char *src = pmg_str_arg(data, "data", &n);
     if (!src)
         return NULL;
     if (n == 0)
         return PyUnicode_New(0, 127);
-    if (func_check_fork() < 0)
+    if (pmg_check_fork() < 0)
         return NULL;
     if (n > PY_SSIZE_T_MAX / 3)
         return PyErr_NoMemory();
@@ -257,7 +217,7 @@ static PyObject *f_url_encode(PyObject *self, PyObject *args, PyObject *kw) {
         return PyErr_NoMemory();
     FUNC_CALL(n, out, pmg_url_encode((char *)src, n, buf, (long long)cap));
     if (out < 0)
-        res = func_internal("url_encode");
+        res = pmg_internal_error("url_encode");
     else
         res = PyUnicode_DecodeASCII(buf, (Py_ssize_t)out, "strict");
     if (buf != small)
@@ -294,9 +254,9 @@ static PyObject *f_http_parse_multipart(PyObject *self, PyObject *args, PyObject
         if (offset == (size_t)-1 && PyErr_Occurred())
             return NULL;
     }
-    if (func_check_fork() < 0)
+    if (pmg_check_fork() < 0)
         return NULL;
-    b = func_to_bytes(body);
+    b = pmg_to_bytes(body);
     if (!b)
         return NULL;
     const char *s = PyBytes_AS_STRING(b);
@@ -307,12 +267,12 @@ static PyObject *f_http_parse_multipart(PyObject *self, PyObject *args, PyObject
     }
     FUNC_CALL(n, rc, pmg_parse_multipart((char *)s, n, (long long)offset, o));
     if (rc < 0) {
-        res = func_internal("http_parse_multipart");
+        res = pmg_internal_error("http_parse_multipart");
     } else if (rc == 0) {
         res = multipart_none();
     } else {
-        PyObject *name = func_decode(s + o[1], (Py_ssize_t)o[2]);
-        PyObject *filename = name ? func_decode(s + o[3], (Py_ssize_t)o[4]) : NULL;
+        PyObject *name = pmg_decode(s + o[1], (Py_ssize_t)o[2]);
+        PyObject *filename = name ? pmg_decode(s + o[3], (Py_ssize_t)o[4]) : NULL;
         PyObject *pbody = filename ? PyBytes_FromStringAndSize(s + o[5], (Py_ssize_t)o[6]) : NULL;
         if (pbody)
             res = Py_BuildValue("(L{sOsOsO})", o[0], "name", name, "filename", filename, "body", pbody);

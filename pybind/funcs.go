@@ -47,12 +47,7 @@ func cString(p *C.char, n C.longlong) string {
 
 //export pmg_json_get
 func pmg_json_get(data *C.char, n C.longlong, path *C.char, pn C.longlong, off, ln *C.longlong) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			rc = funcInternal
-		}
-	}()
+	defer guard(&rc, funcInternal)
 	o, l, ok := core.JSONGet(cBytes(data, n), cString(path, pn))
 	if !ok {
 		return funcNotFound
@@ -63,12 +58,7 @@ func pmg_json_get(data *C.char, n C.longlong, path *C.char, pn C.longlong, off, 
 
 //export pmg_json_get_num
 func pmg_json_get_num(data *C.char, n C.longlong, path *C.char, pn C.longlong, out *C.double) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			rc = funcInternal
-		}
-	}()
+	defer guard(&rc, funcInternal)
 	v, ok := core.JSONGetNum(cBytes(data, n), cString(path, pn))
 	if !ok {
 		return funcNotFound
@@ -79,12 +69,7 @@ func pmg_json_get_num(data *C.char, n C.longlong, path *C.char, pn C.longlong, o
 
 //export pmg_json_get_bool
 func pmg_json_get_bool(data *C.char, n C.longlong, path *C.char, pn C.longlong, out *C.int) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			rc = funcInternal
-		}
-	}()
+	defer guard(&rc, funcInternal)
 	v, ok := core.JSONGetBool(cBytes(data, n), cString(path, pn))
 	if !ok {
 		return funcNotFound
@@ -98,12 +83,7 @@ func pmg_json_get_bool(data *C.char, n C.longlong, path *C.char, pn C.longlong, 
 
 //export pmg_json_get_long
 func pmg_json_get_long(data *C.char, n C.longlong, path *C.char, pn C.longlong, dflt C.longlong, out *C.longlong) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			rc = funcInternal
-		}
-	}()
+	defer guard(&rc, funcInternal)
 	*out = C.longlong(core.JSONGetLong(cBytes(data, n), cString(path, pn), int64(dflt)))
 	return funcFound
 }
@@ -114,12 +94,7 @@ func pmg_json_get_long(data *C.char, n C.longlong, path *C.char, pn C.longlong, 
 //
 //export pmg_json_get_str
 func pmg_json_get_str(data *C.char, n C.longlong, path *C.char, pn C.longlong, off, ln *C.longlong) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			rc = funcInternal
-		}
-	}()
+	defer guard(&rc, funcInternal)
 	buf := cBytes(data, n)
 	o, l, ok := core.JSONGet(buf, cString(path, pn))
 	if !ok || l < 2 || buf[o] != '"' {
@@ -135,12 +110,7 @@ func pmg_json_get_str(data *C.char, n C.longlong, path *C.char, pn C.longlong, o
 //
 //export pmg_json_unescape
 func pmg_json_unescape(src *C.char, sn C.longlong, dst *C.char, dcap C.longlong, out *C.longlong) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			rc = funcInternal
-		}
-	}()
+	defer guard(&rc, funcInternal)
 	if dcap < sn {
 		return funcInternal
 	}
@@ -161,12 +131,7 @@ func pmg_json_unescape(src *C.char, sn C.longlong, dst *C.char, dcap C.longlong,
 //
 //export pmg_url_encode
 func pmg_url_encode(src *C.char, sn C.longlong, dst *C.char, dcap C.longlong) (rc C.longlong) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			rc = funcInternal
-		}
-	}()
+	defer guard(&rc, funcInternal)
 	if dcap < 3*sn {
 		return funcInternal
 	}
@@ -187,12 +152,7 @@ func pmg_url_encode(src *C.char, sn C.longlong, dst *C.char, dcap C.longlong) (r
 //
 //export pmg_parse_multipart
 func pmg_parse_multipart(body *C.char, n C.longlong, offset C.longlong, out *C.longlong) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			rc = funcInternal
-		}
-	}()
+	defer guard(&rc, funcInternal)
 	next, p, ok := core.ParseMultipart(cBytes(body, n), int(offset))
 	if !ok {
 		return funcNotFound

@@ -10,22 +10,6 @@ extern int pmg_http_basic_auth(long long mid, unsigned long long id, char *user,
 extern int pmg_http_sse(long long mid, unsigned long long id, char *ev, long long ev_len, char *data,
                         long long data_len);
 
-static PyObject *http_msg_type(void) {
-    static PyObject *type = NULL;
-    if (!type) {
-        PyObject *mod = PyImport_ImportModule("pymongoose._mongoose");
-        if (!mod)
-            return NULL;
-        type = PyObject_GetAttrString(mod, "HttpMessage");
-        Py_DECREF(mod);
-        if (type && !PyType_Check(type)) {
-            Py_CLEAR(type);
-            PyErr_SetString(PyExc_SystemError, "pymongoose._mongoose.HttpMessage is not a type");
-        }
-    }
-    return type;
-}
-
 /* A str argument as UTF-8; None is accepted as "" when allow_none. */
 static const char *http_str_arg(PyObject *o, const char *name, Py_ssize_t *n, int allow_none) {
     if (o == NULL || (allow_none && o == Py_None)) {
@@ -40,23 +24,7 @@ static const char *http_str_arg(PyObject *o, const char *name, Py_ssize_t *n, in
     return PyUnicode_AsUTF8AndSize(o, n);
 }
 
-static HttpMsgObject *http_msg_arg(PyObject *msg_o) {
-    PyObject *type = http_msg_type();
-    if (!type)
-        return NULL;
-    if (!PyObject_TypeCheck(msg_o, (PyTypeObject *)type)) {
-        PyErr_Format(PyExc_TypeError,
-                     "Argument 'message' has incorrect type (expected pymongoose._mongoose.HttpMessage, got %s)",
-                     Py_TYPE(msg_o)->tp_name);
-        return NULL;
-    }
-    HttpMsgObject *m = (HttpMsgObject *)msg_o;
-    if (!m->valid || !m->head || m->head_len <= 0) {
-        PyErr_SetString(PyExc_ValueError, "HttpMessage is not valid for this event");
-        return NULL;
-    }
-    return m;
-}
+static HttpMsgObject *http_msg_arg(PyObject *msg_o) { return pmg_http_msg_arg(msg_o); }
 
 static PyObject *http_not_open(ConnObject *cn) {
     if (pmg_forked())

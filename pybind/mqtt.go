@@ -23,12 +23,7 @@ const (
 //export pmg_mqtt_pub
 func pmg_mqtt_pub(mid C.longlong, id C.ulonglong, t *C.char, tn C.longlong, p *C.char, pn C.longlong,
 	qos C.int, retain C.int) (rc C.longlong) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			rc = -2
-		}
-	}()
+	defer guard(&rc, -2)
 	_, c := connOf(mid, id)
 	if c == nil {
 		return -1
@@ -42,12 +37,7 @@ func pmg_mqtt_pub(mid C.longlong, id C.ulonglong, t *C.char, tn C.longlong, p *C
 
 //export pmg_mqtt_sub
 func pmg_mqtt_sub(mid C.longlong, id C.ulonglong, t *C.char, tn C.longlong, qos C.int, unsub C.int) (rc C.longlong) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			rc = -2
-		}
-	}()
+	defer guard(&rc, -2)
 	_, c := connOf(mid, id)
 	if c == nil {
 		return -1
@@ -68,12 +58,7 @@ func pmg_mqtt_sub(mid C.longlong, id C.ulonglong, t *C.char, tn C.longlong, qos 
 
 //export pmg_mqtt_simple
 func pmg_mqtt_simple(mid C.longlong, id C.ulonglong, kind C.int) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			rc = -2
-		}
-	}()
+	defer guard(&rc, -2)
 	_, c := connOf(mid, id)
 	if c == nil {
 		return -1

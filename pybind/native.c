@@ -46,6 +46,17 @@ PyObject *pmg_fork_error(void) {
     PyErr_SetString(PyExc_RuntimeError, FORK_MSG);
     return NULL;
 }
+int pmg_check_fork(void) {
+    if (forked) {
+        PyErr_SetString(PyExc_RuntimeError, FORK_MSG);
+        return -1;
+    }
+    return 0;
+}
+PyObject *pmg_internal_error(const char *name) {
+    PyErr_Format(PyExc_RuntimeError, "pymongoose: internal error in %s()", name);
+    return NULL;
+}
 
 /* ------------------------------------------------------------------ */
 /* Conversions                                                          */
@@ -921,6 +932,25 @@ static Py_ssize_t format_headers_fast(PyObject *h, char *buf, Py_ssize_t cap) {
     return n;
 }
 
+PyObject *pmg_format_headers(PyObject *headers) { return format_headers(headers); }
+
+/* The message argument of serve_dir, serve_file and ws_upgrade: an HttpMessage that is still
+ * valid (TypeError / ValueError otherwise). */
+HttpMsgObject *pmg_http_msg_arg(PyObject *o) {
+    if (!PyObject_TypeCheck(o, &HttpMsgType)) {
+        PyErr_Format(PyExc_TypeError,
+                     "Argument 'message' has incorrect type (expected pymongoose._mongoose.HttpMessage, got %s)",
+                     Py_TYPE(o)->tp_name);
+        return NULL;
+    }
+    HttpMsgObject *m = (HttpMsgObject *)o;
+    if (!m->valid || !m->head || m->head_len <= 0) {
+        PyErr_SetString(PyExc_ValueError, "HttpMessage is not valid for this event");
+        return NULL;
+    }
+    return m;
+}
+
 static PyObject *conn_reply(ConnObject *cn, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
     static const char *const names[] = {"status_code", "body", "headers", NULL};
     PyObject *a[3];
@@ -1167,12 +1197,14 @@ static const char *find_header(HttpMsgObject *m, const char *name, Py_ssize_t nl
 
 static const char *str_arg(PyObject *o, const char *argname, Py_ssize_t *n) {
     if (!PyUnicode_Check(o)) {
-        PyErr_Format(PyExc_TypeError, "Argument '%s' has incorrect type (expected str, got %s)", argname,
-                     Py_TYPE(o)->tp_name);
+        PyErr_Format(PyExc_TypeError, "Argument '%s' has incorrect type (expected str, got %.200s)",
+                     argname, Py_TYPE(o)->tp_name);
         return NULL;
     }
     return PyUnicode_AsUTF8AndSize(o, n);
 }
+
+const char *pmg_str_arg(PyObject *o, const char *argname, Py_ssize_t *n) { return str_arg(o, argname, n); }
 
 static PyObject *http_header(HttpMsgObject *m, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"name", "default", NULL};

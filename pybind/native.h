@@ -94,9 +94,15 @@ typedef struct {
 /* Helpers shared by the extension's C files (defined in native.c). */
 PyObject *pmg_to_bytes(PyObject *data);      /* str -> UTF-8, else bytes(data) */
 PyObject *pmg_decode(const char *p, Py_ssize_t n); /* UTF-8, surrogateescape */
+/* A str argument as UTF-8 (owned by o); TypeError "Argument 'x' has incorrect type ..." otherwise. */
+const char *pmg_str_arg(PyObject *o, const char *argname, Py_ssize_t *n);
 PyObject *pmg_closed_error(void);            /* RuntimeError("Connection has been closed") */
+PyObject *pmg_format_headers(PyObject *headers); /* dict -> b"k: v\r\n"..., CR/LF/NUL -> ValueError */
+HttpMsgObject *pmg_http_msg_arg(PyObject *o);  /* a valid HttpMessage, else TypeError/ValueError */
 int pmg_forked(void);
 PyObject *pmg_fork_error(void);
+int pmg_check_fork(void);                    /* -1 with the fork RuntimeError set */
+PyObject *pmg_internal_error(const char *name); /* RuntimeError for a failed Go call */
 
 /* Called from Go (hot.go). */
 int pmg_dispatch(PyObject *core, PyObject *conn, int ev, int kind,

@@ -4,73 +4,6 @@
 
 #include <limits.h>
 
-/* The HttpMessage type, looked up once from the module (native.c keeps it
- * static). */
-static PyObject *http_msg_type(void) {
-    static PyObject *type = NULL;
-    if (!type) {
-        PyObject *mod = PyImport_ImportModule("pymongoose._mongoose");
-        if (!mod)
-            return NULL;
-        type = PyObject_GetAttrString(mod, "HttpMessage");
-        Py_DECREF(mod);
-        if (type && !PyType_Check(type)) {
-            Py_CLEAR(type);
-            PyErr_SetString(PyExc_SystemError, "pymongoose._mongoose.HttpMessage is not a type");
-        }
-    }
-    return type;
-}
-
-static int ws_check_part(PyObject *s, const char *what) {
-    Py_ssize_t n;
-    const char *p = PyUnicode_AsUTF8AndSize(s, &n);
-    if (!p)
-        return -1;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (p[i] == '\r' || p[i] == '\n' || p[i] == '\0') {
-            PyErr_Format(PyExc_ValueError, "Header %s contains illegal character (CR, LF, or NUL): %R",
-                         what, s);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* "name: value\r\n" per item of headers, as bytes. */
-static PyObject *ws_format_headers(PyObject *headers) {
-    PyObject *items = PyObject_CallMethod(headers, "items", NULL);
-    if (!items)
-        return NULL;
-    PyObject *it = PyObject_GetIter(items);
-    Py_DECREF(items);
-    if (!it)
-        return NULL;
-    PyObject *out = PyBytes_FromStringAndSize("", 0);
-    PyObject *item;
-    while (out && (item = PyIter_Next(it))) {
-        PyObject *k = NULL, *v = NULL, *ks = NULL, *vs = NULL, *line = NULL, *lb = NULL;
-        int ok = PyArg_ParseTuple(item, "OO", &k, &v) && (ks = PyObject_Str(k)) &&
-                 (vs = PyObject_Str(v)) && ws_check_part(ks, "name") == 0 &&
-                 ws_check_part(vs, "value") == 0 &&
-                 (line = PyUnicode_FromFormat("%U: %U\r\n", ks, vs)) &&
-                 (lb = PyUnicode_AsUTF8String(line));
-        if (ok)
-            PyBytes_Concat(&out, lb);
-        else
-            Py_CLEAR(out);
-        Py_XDECREF(lb);
-        Py_XDECREF(line);
-        Py_XDECREF(ks);
-        Py_XDECREF(vs);
-        Py_DECREF(item);
-    }
-    Py_DECREF(it);
-    if (out && PyErr_Occurred())
-        Py_CLEAR(out);
-    return out;
-}
-
 /* Raises a KeyboardInterrupt/SystemExit left by a handler that ran inside
  * the call, when no poll() will do it. */
 static PyObject *ws_finish(CoreObject *c, PyObject *r) {
@@ -88,22 +21,11 @@ static PyObject *conn_ws_upgrade(ConnObject *cn, PyObject *args, PyObject *kw) {
     PyObject *msg_o, *extra_o = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:ws_upgrade", kwlist, &msg_o, &extra_o))
         return NULL;
-    PyObject *type = http_msg_type();
-    if (!type)
+    HttpMsgObject *m = pmg_http_msg_arg(msg_o);
+    if (!m)
         return NULL;
-    if (!PyObject_TypeCheck(msg_o, (PyTypeObject *)type)) {
-        PyErr_Format(PyExc_TypeError,
-                     "Argument 'message' has incorrect type (expected pymongoose._mongoose.HttpMessage, got %s)",
-                     Py_TYPE(msg_o)->tp_name);
-        return NULL;
-    }
-    HttpMsgObject *m = (HttpMsgObject *)msg_o;
-    if (!m->valid || !m->head) {
-        PyErr_SetString(PyExc_ValueError, "HttpMessage is not valid for this event");
-        return NULL;
-    }
     PyObject *extra = NULL;
-    if (extra_o != Py_None && !(extra = ws_format_headers(extra_o)))
+    if (extra_o != Py_None && !(extra = pmg_format_headers(extra_o)))
         return NULL;
     if (cn->id == 0 || pmg_forked()) {
         Py_XDECREF(extra);

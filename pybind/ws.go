@@ -21,12 +21,7 @@ import (
 //export pmg_ws_upgrade
 func pmg_ws_upgrade(mid C.longlong, id C.ulonglong, head *C.char, hn C.longlong,
 	body *C.char, bn C.longlong, spans *C.int32_t, nhdr C.int, extra *C.char, en C.longlong) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			rc = -2
-		}
-	}()
+	defer guard(&rc, -2)
 	_, c := connOf(mid, id)
 	if c == nil {
 		return -1
@@ -58,12 +53,7 @@ func pmg_ws_upgrade(mid C.longlong, id C.ulonglong, head *C.char, hn C.longlong,
 //
 //export pmg_ws_send
 func pmg_ws_send(mid C.longlong, id C.ulonglong, p *C.char, n C.longlong, op C.longlong) (rc C.int) {
-	defer func() {
-		if r := recover(); r != nil {
-			reportPanic(r)
-			rc = -2
-		}
-	}()
+	defer guard(&rc, -2)
 	_, c := connOf(mid, id)
 	if c == nil {
 		return -1
