@@ -47,7 +47,8 @@ wheel:
 	$(PYTHON) -m pip wheel --no-deps -w dist .
 
 sdist:
-	$(PYTHON) setup.py -q sdist -d dist
+	$(PYTHON) -m pip install --quiet build
+	$(PYTHON) -m build --sdist -o dist .
 
 bench: install
 	$(PYTHON) bench/run.py

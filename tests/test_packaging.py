@@ -39,6 +39,19 @@ def wheel(tmp_path_factory):
     return whl
 
 
+def test_sdist_builds_a_working_wheel(tmp_path):
+    """The sdist carries everything a build needs (Go present): sources, go.mod, go.sum."""
+    sdist_dir, wheel_dir = tmp_path / "sdist", tmp_path / "wheel"
+    subprocess.run([sys.executable, "-m", "build", "--sdist", "-o", str(sdist_dir), ROOT], check=True,
+                   capture_output=True)
+    (sdist,) = sdist_dir.glob("pymongoose-*.tar.gz")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheel_dir), str(sdist)],
+                   check=True, capture_output=True)
+    (whl,) = wheel_dir.glob("pymongoose-*.whl")
+    names = zipfile.ZipFile(whl).namelist()
+    assert [n for n in names if n.startswith("pymongoose/_mongoose.") and n.endswith(".so")]
+
+
 def test_wheel_tags_and_contents(wheel):
     tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
     assert re.search(rf"-{tag}-{tag}-linux_x86_64\.whl$", wheel.name), wheel.name

@@ -943,3 +943,38 @@ def test_drain_stall_over_tls_times_out(pki, make_manager):
         assert "drain timeout" in log.data(MG_EV_ERROR)
     finally:
         box.get("t", s).close()
+
+
+def test_tls_server_example(pki):
+    """examples/tls_server.py serves HTTPS, with and without mutual TLS."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    example = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples",
+                           "tls_server.py")
+    for mutual in (False, True):
+        extra = ["--ca", pki.ca_file] if mutual else []
+        proc = subprocess.Popen([sys.executable, example, "--port", "0", "--cert", pki.server_files[0],
+                                 "--key", pki.server_files[1], *extra], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        try:
+            port = int(re.search(r":(\d+)/", proc.stdout.readline()).group(1))
+            ctx = pki.client_ctx(cert=mutual)
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+                with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                    s.sendall(b"GET /x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                    data = b""
+                    while chunk := s.recv(65536):
+                        data += chunk
+            assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert data.endswith(b"Hello over TLS, you asked for /x\n")
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=20) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
