@@ -89,6 +89,7 @@ class Manager(WsManagerMixin, MqttManagerMixin, NetManagerMixin):
         self._core.attach(self._mid)
         self._wakeup_enabled = bool(enable_wakeup)
         self._wakeup_id = int(_go.WakeupID(self._mid)) if enable_wakeup else 0
+        self._close_lock = threading.Lock()
 
     # -- helpers -------------------------------------------------------
     def _check(self) -> None:
@@ -232,16 +233,20 @@ class Manager(WsManagerMixin, MqttManagerMixin, NetManagerMixin):
         core = self._core
         if core.freed:
             return
-        if core.polling:
-            if core.poll_thread == threading.get_ident():
-                _go.CloseManager(self._mid)  # deferred to the end of poll()
+        if core.polling and core.poll_thread == threading.get_ident():
+            _go.CloseManager(self._mid)  # deferred to the end of poll()
+            return
+        with self._close_lock:  # one closing thread at a time
+            if core.freed:
                 return
+            # Set before CloseManager releases the GIL: a poll() starting in
+            # another thread meanwhile must refuse, not run concurrently.
             core.closing = True
-            while core.polling:
-                _go.Interrupt(self._mid)
-                time.sleep(0.001)
-        try:
-            _go.CloseManager(self._mid)
-        finally:
-            core.closing = False
+            try:
+                while core.polling:
+                    _go.Interrupt(self._mid)
+                    time.sleep(0.001)
+                _go.CloseManager(self._mid)
+            finally:
+                core.closing = False
         core.raise_pending()
