@@ -5,8 +5,11 @@ Everything runs on loopback with real sockets.  The test thread drives
 non-blocking sockets); nothing waits with ``time.sleep``.
 """
 
+import contextlib
 import faulthandler
 import os
+import shutil
+import subprocess
 import socket
 import threading
 import time
@@ -380,3 +383,47 @@ def pytest_runtest_makereport(item, call):
     if rep.skipped and os.environ.get("PYMONGOOSE_NO_SKIP") == "1" and not hasattr(rep, "wasxfail"):
         rep.outcome = "failed"
         rep.longrepr = f"skipped where every peer should be installed: {rep.longrepr}"
+
+
+def free_port():
+    """A loopback port that was free a moment ago (for peers that need one up front)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@contextlib.contextmanager
+def mosquitto_broker(directory, *conf_lines):
+    """Runs mosquitto on 127.0.0.1:<free port> with extra config lines and
+    yields the port. Readiness is read from its log, not waited for with
+    sleeps; the log keeps being read so the broker never blocks on a pipe."""
+    if shutil.which("mosquitto") is None:
+        pytest.skip("mosquitto is not installed")
+    port = free_port()
+    conf = directory / "mosquitto.conf"
+    conf.write_text("\n".join([
+        f"listener {port} 127.0.0.1", *conf_lines, "persistence false", "log_dest stderr",
+        "log_type error", "log_type warning", "log_type notice", "log_type information",
+        "user root",  # lets a root broker read pytest's temp files
+    ]) + "\n")
+    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    log = []
+    try:
+        for line in proc.stderr:
+            log.append(line)
+            if " running" in line:
+                break
+        else:
+            pytest.fail("mosquitto did not start:\n" + "".join(log))
+        threading.Thread(target=lambda: [log.append(x) for x in proc.stderr], daemon=True).start()
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(WAIT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

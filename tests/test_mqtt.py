@@ -4,13 +4,11 @@ server-side engine of mqtt_listen() against raw sockets, argument rules,
 and malformed/oversize packets."""
 
 import shutil
-import socket
 import subprocess
-import threading
 
 import pytest
 
-from conftest import WAIT, connect, poll_until
+from conftest import WAIT, connect, free_port, mosquitto_broker, poll_until
 from pymongoose import (
     MG_EV_CLOSE,
     MG_EV_CONNECT,
@@ -70,13 +68,6 @@ class MqttLog:
 # --------------------------------------------------------------------------
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
 
 @pytest.fixture(scope="module")
 def mosquitto(tmp_path_factory):
@@ -88,37 +79,8 @@ def mosquitto(tmp_path_factory):
     pwfile = d / "passwd"
     subprocess.run(["mosquitto_passwd", "-c", "-b", str(pwfile), USER, PASSWORD], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    port = free_port()
-    conf = d / "mosquitto.conf"
-    conf.write_text(
-        f"listener {port} 127.0.0.1\n"
-        "allow_anonymous false\n"
-        f"password_file {pwfile}\n"
-        "persistence false\n"
-        "log_dest stderr\n"
-        "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
-        "user root\n"
-    )
-    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    log = []
-    try:
-        for line in proc.stderr:
-            log.append(line)
-            if " running" in line:
-                break
-        else:
-            pytest.fail("mosquitto did not start:\n" + "".join(log))
-        # Keep reading its log so that it never blocks on a full pipe.
-        threading.Thread(target=lambda: [log.append(x) for x in proc.stderr], daemon=True).start()
+    with mosquitto_broker(d, "allow_anonymous false", f"password_file {pwfile}") as port:
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(WAIT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def login(mgr, port, log, **kw):

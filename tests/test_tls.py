@@ -13,16 +13,14 @@ import datetime
 import hashlib
 import http.server
 import ipaddress
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 import urllib.request
 
 import pytest
 
-from conftest import WAIT, poll_until, run_client, recv_all
+from conftest import WAIT, mosquitto_broker, poll_until, run_client, recv_all
 
 from pymongoose import (
     MG_EV_ACCEPT,
@@ -791,51 +789,13 @@ def test_wss_our_client(pki, make_manager):
 # MQTT over TLS against mosquitto
 # --------------------------------------------------------------------------
 
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
 
 @pytest.fixture(scope="module")
 def mosquitto_tls(pki, tmp_path_factory):
-    if shutil.which("mosquitto") is None:
-        pytest.skip("mosquitto is not installed")
     d = tmp_path_factory.mktemp("mosquitto-tls")
-    port = _free_port()
-    conf = d / "mosquitto.conf"
-    conf.write_text(
-        f"listener {port} 127.0.0.1\n"
-        f"cafile {pki.ca_file}\n"
-        f"certfile {pki.server_files[0]}\n"
-        f"keyfile {pki.server_files[1]}\n"
-        "allow_anonymous true\n"
-        "persistence false\n"
-        "log_dest stderr\n"
-        "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
-        "user root\n"
-    )
-    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    log = []
-    try:
-        for line in proc.stderr:
-            log.append(line)
-            if " running" in line:
-                break
-        else:
-            pytest.fail("mosquitto did not start:\n" + "".join(log))
-        threading.Thread(target=lambda: [log.append(x) for x in proc.stderr], daemon=True).start()
+    with mosquitto_broker(d, f"cafile {pki.ca_file}", f"certfile {pki.server_files[0]}",
+                          f"keyfile {pki.server_files[1]}", "allow_anonymous true") as port:
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(WAIT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_mqtts_against_mosquitto(pki, mosquitto_tls, make_manager):
