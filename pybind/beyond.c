@@ -184,34 +184,32 @@ static PyObject *f_url_uri(PyObject *self, PyObject *args, PyObject *kw) {
     return url_part(args, kw, "url_uri", 3);
 }
 
-static PyObject *f_url_port(PyObject *self, PyObject *args, PyObject *kw) {
+/* url_port and url_is_ssl: one str argument, an int answer from Go. */
+static int url_int(PyObject *args, PyObject *kw, const char *name, int (*fn)(char *, long long)) {
     static char *kwlist[] = {"url", NULL};
+    char fmt[32];
     PyObject *url;
     Py_ssize_t n;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:url_port", kwlist, &url))
-        return NULL;
+    snprintf(fmt, sizeof fmt, "O:%s", name);
+    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, &url))
+        return -1;
     const char *u = pmg_str_arg(url, "url", &n);
     if (!u || pmg_check_fork() < 0)
-        return NULL;
-    int rc = pmg_url_port((char *)u, n);
+        return -1;
+    int rc = fn((char *)u, n);
     if (rc < 0)
-        return pmg_internal_error("url_port");
-    return PyLong_FromLong(rc);
+        pmg_internal_error(name);
+    return rc;
+}
+
+static PyObject *f_url_port(PyObject *self, PyObject *args, PyObject *kw) {
+    int rc = url_int(args, kw, "url_port", pmg_url_port);
+    return rc < 0 ? NULL : PyLong_FromLong(rc);
 }
 
 static PyObject *f_url_is_ssl(PyObject *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"url", NULL};
-    PyObject *url;
-    Py_ssize_t n;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:url_is_ssl", kwlist, &url))
-        return NULL;
-    const char *u = pmg_str_arg(url, "url", &n);
-    if (!u || pmg_check_fork() < 0)
-        return NULL;
-    int rc = pmg_url_is_ssl((char *)u, n);
-    if (rc < 0)
-        return pmg_internal_error("url_is_ssl");
-    return PyBool_FromLong(rc);
+    int rc = url_int(args, kw, "url_is_ssl", pmg_url_is_ssl);
+    return rc < 0 ? NULL : PyBool_FromLong(rc);
 }
 
 /* ------------------------------------------------------------------ */

@@ -298,6 +298,7 @@ def test_draining_connection_whose_peer_never_reads_times_out(make_manager, reco
         conn = rec.conns_with(MG_EV_CLOSE)[0]
         assert rec.data_of(MG_EV_ERROR, conn) == ["drain timeout"]
         assert rec.seq(conn)[-2:] == [MG_EV_ERROR, MG_EV_CLOSE]
+        assert mgr.connections == (mgr.connections[0],)  # only the listener
     finally:
         s.close()
 

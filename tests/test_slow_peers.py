@@ -112,29 +112,6 @@ def test_chunked_body_that_never_ends_gets_408(make_manager, recorder):
     assert not rec.has(MG_EV_HTTP_MSG)
 
 
-def test_peer_never_reads_8mib_drain_times_out(make_manager, recorder):
-    def on(c, ev, d):
-        if ev == MG_EV_HTTP_MSG:
-            c.reply(200, b"x" * (8 * 1024 * 1024))
-            c.drain()
-
-    rec = recorder(on)
-    mgr = make_manager(stall_timeout_ms=300)
-    _, port = http_listen(mgr, rec)
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.connect(("127.0.0.1", port))
-    try:
-        s.sendall(b"GET / HTTP/1.1\r\n\r\n")  # and never read
-        poll_until(mgr, lambda: rec.has(MG_EV_CLOSE), timeout=15)
-        conn = rec.conns_with(MG_EV_CLOSE)[0]
-        assert rec.data_of(MG_EV_ERROR, conn) == ["drain timeout"]
-        assert rec.seq(conn)[-2:] == [MG_EV_ERROR, MG_EV_CLOSE]
-        assert mgr.connections == (mgr.connections[0],)  # only the listener
-    finally:
-        s.close()
-
-
 def test_greedy_sender_sees_is_full_and_reading_pauses(make_manager, recorder):
     """A handler that keeps sending (on every MG_EV_POLL and MG_EV_WRITE)
     while the peer does not read: is_full turns True once send_len reaches
