@@ -126,6 +126,7 @@ func TimerAdd(mid int64, milliseconds int64, repeat, runNow bool, key int64) (er
 		last = 0
 	}
 	t := pm.m.TimerAdd(int(milliseconds), repeat, runNow, func() core.Result {
+		checkInjectedPanic()
 		if pm.core == nil {
 			return core.ResultOK
 		}

@@ -85,6 +85,9 @@ func (pm *pyManager) free() {
 	}
 }
 
+// handleCount is the number of connection handles the binding holds.
+func (pm *pyManager) handleCount() int { return len(pm.conns) }
+
 func (pm *pyManager) conn(id C.ulonglong) *core.Conn {
 	// The entry goes away once MG_EV_CLOSE has been delivered; while that
 	// event runs the wrapper is still open (API.md 6.3).

@@ -1,7 +1,9 @@
 """No leaks: thousands of connections opened and closed in mixed ways leave
-the process's file descriptors, Python threads and the Manager's
-connection table at their baseline."""
+the process's file descriptors, Python threads, Go goroutines, the binding's
+handles (connection and timer entries of the Go registry, live Python
+Connection wrappers) and the Manager's connection table at their baseline."""
 
+import gc
 import os
 import socket
 import struct
@@ -9,7 +11,8 @@ import threading
 
 import pytest
 
-from pymongoose import MG_EV_CLOSE, MG_EV_HTTP_MSG, MG_EV_READ, Manager
+from pymongoose import MG_EV_CLOSE, MG_EV_HTTP_MSG, MG_EV_READ, Connection, Manager
+from pymongoose._gopy import pybind as go
 
 from conftest import poll_until
 
@@ -35,6 +38,16 @@ def fd_list():
         except OSError:
             pass
     return out
+
+
+def binding_stats():
+    """The Go side's view (goroutines, managers, conn and timer handles)
+    plus the live Python Connection wrappers."""
+    gc.collect()
+    stats = dict(kv.split("=") for kv in go.DebugStats().split())
+    stats = {k: int(v) for k, v in stats.items()}
+    stats["wrappers"] = sum(1 for o in gc.get_objects() if type(o) is Connection)
+    return stats
 
 
 def settle(mgr, cond, what):
@@ -202,6 +215,35 @@ def test_many_managers_created_and_closed_leave_no_fds():
             m.wakeup(m.wakeup_id, b"x")
         m.close()
         s.close()
+    new = set(fd_list()) - set(fdl0)
+    assert runtime_pair(new), new
+    assert threading.active_count() == threads0
+
+
+def test_100000_mixed_connections_leave_fds_goroutines_and_handles_at_baseline():
+    """Issue 9: 100,000 connections (keep-alive, drain, close, reset by the
+    peer before and after the request, raw TCP, idle) through one Manager."""
+    warm_up()
+    fdl0 = fd_list()
+    threads0 = threading.active_count()
+    base = binding_stats()
+    h = Counting()
+    mgr = Manager(h, enable_wakeup=True)
+    try:
+        mgr.timer_add(1, lambda: None, repeat=True)
+        total = workload(mgr, h, 100_000)
+        assert total >= 100_000
+        assert h.closes >= total + 100 + 2
+        # while the Manager lives: only its wakeup connection and one timer
+        during = binding_stats()
+        assert during["conns"] <= 1 and during["timers"] == 1, during
+        assert during["managers"] == base["managers"] + 1, during
+        assert during["goroutines"] <= base["goroutines"] + 1, (base, during)  # + the wakeup reader, if any
+        assert during["wrappers"] <= base["wrappers"] + 1, (base, during)
+    finally:
+        mgr.close()
+    after = binding_stats()
+    assert after == base, (base, after)
     new = set(fd_list()) - set(fdl0)
     assert runtime_pair(new), new
     assert threading.active_count() == threads0
