@@ -113,6 +113,7 @@ func (m *Manager) Process() (aborted bool) {
 func (m *Manager) endProcess() {
 	m.inProcess = false
 	m.inPass = false
+	m.batching = false // in case a batcher panicked
 	if m.aborted {
 		m.hint = true
 		for i := range m.pass {
@@ -146,10 +147,20 @@ func (m *Manager) runPass() {
 	m.inPass = true
 	for i := 0; i < len(m.pass); i++ {
 		c := m.pass[i]
-		m.pass[i] = nil
 		if c.closed || c.inClose {
+			m.pass[i] = nil
 			continue
 		}
+		if m.batcher != nil {
+			if j := m.quietRun(i); j-i >= minPollBatch {
+				i += m.pollBatch(m.pass[i:j]) - 1
+				if m.aborted {
+					break
+				}
+				continue
+			}
+		}
+		m.pass[i] = nil
 		m.turn(c)
 		if m.aborted {
 			break
@@ -161,17 +172,22 @@ func (m *Manager) runPass() {
 // turn is one connection's share of an iteration: POLL, I/O and protocol
 // events, timeouts, the drain check and the close.
 func (m *Manager) turn(c *Conn) {
-	h := c.http
-	busy := h != nil && h.inProgress
+	var busy *httpConn
+	if h := c.http; h != nil && h.inProgress {
+		busy = h
+	}
 	c.seenR = c.readable
 	m.emit(c, EvPoll, nil)
-	if c.closed {
+	m.afterPoll(c, busy)
+}
+
+// afterPoll is the rest of c's turn once its EvPoll has been delivered;
+// busy is c's HTTP engine if a response was in progress before the POLL.
+func (m *Manager) afterPoll(c *Conn, busy *httpConn) {
+	if c.closed || m.aborted {
 		return
 	}
-	if m.aborted {
-		return
-	}
-	if busy && !h.inProgress {
+	if h := busy; h != nil && !h.inProgress {
 		// Response finished during POLL: synthetic READ (§2.2 step 3.2).
 		h.reparse, h.pollClear = true, true
 	}
@@ -224,6 +240,12 @@ func (m *Manager) endTurn(c *Conn) {
 		m.closeConn(c)
 		return
 	}
+	m.doneTurn(c)
+}
+
+// doneTurn records that c's turn of this pass is over and what the next
+// Wait must know about it.
+func (m *Manager) doneTurn(c *Conn) {
 	c.doneGen = m.gen
 	if c.pending() {
 		m.hint = true
