@@ -60,6 +60,7 @@ func pmg_attach(mid C.longlong, obj *C.PyObject) (ok C.int) {
 		return 0
 	}
 	pm.core = obj
+	pm.m.SetPollBatcher(pm.pollBatch)
 	return 1
 }
 
