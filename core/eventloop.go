@@ -10,29 +10,42 @@ import (
 // no wait), shortened to the earliest timer or connection deadline and to 0
 // when work is already pending. It dispatches nothing: it only records
 // readiness in connection flags, so the binding may call it without the
-// GIL. It returns true if something is ready or pending, false on a plain
-// timeout or EINTR.
-func (m *Manager) Wait(timeoutMs int) bool {
+// GIL. It returns true if something is ready, pending or due, false on a
+// plain timeout or EINTR.
+func (m *Manager) Wait(timeoutMs int) bool { return m.WaitAt(time.Time{}, timeoutMs) }
+
+// WaitAt is Wait with the caller's reading of the clock, or zero: then it
+// reads the clock only if a timer or deadline can shorten the wait. The
+// binding's poll() reads it once and passes it down.
+func (m *Manager) WaitAt(now time.Time, timeoutMs int) bool {
 	if m.closed || m.closingAll {
 		return false
 	}
-	now := time.Now()
 	pending := m.hint || m.queued()
 	to := timeoutMs
 	if pending {
 		to = 0
 	}
-	if d, ok := m.timerWait(now); ok {
-		to = minTimeout(to, d)
-	}
-	if !m.nextDeadline.IsZero() {
-		to = minTimeout(to, ceilMs(m.nextDeadline.Sub(now)))
+	due := false
+	if to != 0 && (len(m.timers) > 0 || !m.nextDeadline.IsZero()) {
+		if now.IsZero() {
+			now = time.Now()
+		}
+		if d, ok := m.timerWait(now); ok {
+			to = minTimeout(to, d)
+			due = d == 0
+		}
+		if !m.nextDeadline.IsZero() {
+			d := ceilMs(m.nextDeadline.Sub(now))
+			to = minTimeout(to, d)
+			due = due || d == 0
+		}
 	}
 	n := m.p.wait(to)
 	if n < 0 {
 		return false // EINTR: let the caller handle signals
 	}
-	ready := pending || n > 0
+	ready := pending || due || n > 0
 	for i := 0; i < n; i++ {
 		ev := &m.p.events[i]
 		fd := int(ev.Fd)
@@ -61,7 +74,8 @@ func (m *Manager) Wait(timeoutMs int) bool {
 	if n == len(m.p.events) {
 		m.hint = true // more may be queued in the kernel
 	}
-	if !ready {
+	if !ready && to != 0 && len(m.timers) > 0 {
+		// The wait ended early (timeout rounding): is a timer due now?
 		if d, ok := m.timerWait(time.Now()); ok && d == 0 {
 			ready = true
 		}
