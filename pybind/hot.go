@@ -85,7 +85,8 @@ func pmg_poll(mid C.longlong, timeout C.int) (rc C.int) {
 			slice = signalSliceMs
 		}
 		if total > 0 {
-			left := int((limit - now.Sub(start)) / time.Millisecond)
+			// Rounded up: a wait of 0 would spin through the last fraction of a ms.
+			left := int((limit - now.Sub(start) + time.Millisecond - 1) / time.Millisecond)
 			if left < slice {
 				slice = max(left, 0)
 			}
