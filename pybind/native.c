@@ -3,7 +3,8 @@
  * Connection, HttpMessage and the per-Manager core object live here, with
  * poll(), event dispatch into the Python handler and the send family. Every
  * call into the engine is one cgo crossing into hot.go; every event is one
- * crossing back (pmg_dispatch). The GIL is held everywhere except inside
+ * crossing back (pmg_dispatch), except MG_EV_POLL to a run of idle
+ * connections, which is one crossing per run (pmg_dispatch_polls). The GIL is held everywhere except inside
  * pmg_poll's wait, which releases it itself. */
 #include "native.h"
 #include "_cgo_export.h"
