@@ -64,13 +64,20 @@ func (m *Manager) pollBatch(run []*Conn) int {
 		m.aborted = true
 	}
 	n = min(max(n, 1), len(run))
+	kicked := len(m.batchKicks) > 0
 	for i, c := range run[:n-1] {
 		run[i] = nil
-		if !c.closed {
+		switch {
+		case c.closed:
+		case kicked || c.http != nil:
 			m.doneTurn(c)
+		default:
+			// Unchanged (only a kick changes a quiet conn's state): nothing
+			// pending, no deadline; doneTurn without recomputing that.
+			c.doneGen = m.gen
 		}
 	}
-	if len(m.batchKicks) > 0 {
+	if kicked {
 		for i, c := range m.batchKicks {
 			m.batchKicks[i] = nil
 			m.kick(c)

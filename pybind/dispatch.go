@@ -90,7 +90,11 @@ func (pm *pyManager) dispatch(c *core.Conn, ev core.Event, data any) core.Result
 func (pm *pyManager) pollBatch(conns []*core.Conn, stop *uint32) (int, bool) {
 	buf := pm.polls[:0]
 	for _, c := range conns {
-		buf = append(buf, uintptr(unsafe.Pointer(pm.wrapper(c))))
+		w, ok := c.Tag.(*C.PyObject) // wrapper's fast path, inlined
+		if !ok {
+			w = pm.wrapper(c)
+		}
+		buf = append(buf, uintptr(unsafe.Pointer(w)))
 	}
 	pm.polls = buf
 	if pm.core == nil {
