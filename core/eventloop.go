@@ -10,29 +10,42 @@ import (
 // no wait), shortened to the earliest timer or connection deadline and to 0
 // when work is already pending. It dispatches nothing: it only records
 // readiness in connection flags, so the binding may call it without the
-// GIL. It returns true if something is ready or pending, false on a plain
-// timeout or EINTR.
-func (m *Manager) Wait(timeoutMs int) bool {
+// GIL. It returns true if something is ready, pending or due, false on a
+// plain timeout or EINTR.
+func (m *Manager) Wait(timeoutMs int) bool { return m.WaitAt(time.Time{}, timeoutMs) }
+
+// WaitAt is Wait with the caller's reading of the clock, or zero: then it
+// reads the clock only if a timer or deadline can shorten the wait. The
+// binding's poll() reads it once and passes it down.
+func (m *Manager) WaitAt(now time.Time, timeoutMs int) bool {
 	if m.closed || m.closingAll {
 		return false
 	}
-	now := time.Now()
 	pending := m.hint || m.queued()
 	to := timeoutMs
 	if pending {
 		to = 0
 	}
-	if d, ok := m.timerWait(now); ok {
-		to = minTimeout(to, d)
-	}
-	if !m.nextDeadline.IsZero() {
-		to = minTimeout(to, ceilMs(m.nextDeadline.Sub(now)))
+	due := false
+	if to != 0 && (len(m.timers) > 0 || !m.nextDeadline.IsZero()) {
+		if now.IsZero() {
+			now = time.Now()
+		}
+		if d, ok := m.timerWait(now); ok {
+			to = minTimeout(to, d)
+			due = d == 0
+		}
+		if !m.nextDeadline.IsZero() {
+			d := ceilMs(m.nextDeadline.Sub(now))
+			to = minTimeout(to, d)
+			due = due || d == 0
+		}
 	}
 	n := m.p.wait(to)
 	if n < 0 {
 		return false // EINTR: let the caller handle signals
 	}
-	ready := pending || n > 0
+	ready := pending || due || n > 0
 	for i := 0; i < n; i++ {
 		ev := &m.p.events[i]
 		fd := int(ev.Fd)
@@ -61,7 +74,8 @@ func (m *Manager) Wait(timeoutMs int) bool {
 	if n == len(m.p.events) {
 		m.hint = true // more may be queued in the kernel
 	}
-	if !ready {
+	if !ready && to != 0 && len(m.timers) > 0 {
+		// The wait ended early (timeout rounding): is a timer due now?
 		if d, ok := m.timerWait(time.Now()); ok && d == 0 {
 			ready = true
 		}
@@ -113,6 +127,7 @@ func (m *Manager) Process() (aborted bool) {
 func (m *Manager) endProcess() {
 	m.inProcess = false
 	m.inPass = false
+	m.batching = false // in case a batcher panicked
 	if m.aborted {
 		m.hint = true
 		for i := range m.pass {
@@ -146,10 +161,20 @@ func (m *Manager) runPass() {
 	m.inPass = true
 	for i := 0; i < len(m.pass); i++ {
 		c := m.pass[i]
-		m.pass[i] = nil
 		if c.closed || c.inClose {
+			m.pass[i] = nil
 			continue
 		}
+		if m.batcher != nil {
+			if j := m.quietRun(i); j-i >= minPollBatch {
+				i += m.pollBatch(m.pass[i:j]) - 1
+				if m.aborted {
+					break
+				}
+				continue
+			}
+		}
+		m.pass[i] = nil
 		m.turn(c)
 		if m.aborted {
 			break
@@ -161,17 +186,22 @@ func (m *Manager) runPass() {
 // turn is one connection's share of an iteration: POLL, I/O and protocol
 // events, timeouts, the drain check and the close.
 func (m *Manager) turn(c *Conn) {
-	h := c.http
-	busy := h != nil && h.inProgress
+	var busy *httpConn
+	if h := c.http; h != nil && h.inProgress {
+		busy = h
+	}
 	c.seenR = c.readable
 	m.emit(c, EvPoll, nil)
-	if c.closed {
+	m.afterPoll(c, busy)
+}
+
+// afterPoll is the rest of c's turn once its EvPoll has been delivered;
+// busy is c's HTTP engine if a response was in progress before the POLL.
+func (m *Manager) afterPoll(c *Conn, busy *httpConn) {
+	if c.closed || m.aborted {
 		return
 	}
-	if m.aborted {
-		return
-	}
-	if busy && !h.inProgress {
+	if h := busy; h != nil && !h.inProgress {
 		// Response finished during POLL: synthetic READ (§2.2 step 3.2).
 		h.reparse, h.pollClear = true, true
 	}
@@ -224,6 +254,12 @@ func (m *Manager) endTurn(c *Conn) {
 		m.closeConn(c)
 		return
 	}
+	m.doneTurn(c)
+}
+
+// doneTurn records that c's turn of this pass is over and what the next
+// Wait must know about it.
+func (m *Manager) doneTurn(c *Conn) {
 	c.doneGen = m.gen
 	if c.pending() {
 		m.hint = true

@@ -32,6 +32,11 @@ type Manager struct {
 	closed        bool
 	aborted       bool
 
+	batcher    PollBatcher // optional EvPoll delivery per run (poll_batch.go)
+	batching   bool        // a batcher call is running
+	batchStop  uint32      // set during it: stop after the running handler
+	batchKicks []*Conn     // kick() calls during it, replayed afterwards
+
 	hint         bool      // work is pending: the next Wait must not block
 	now          time.Time // clock of the running Process
 	nextDeadline time.Time // earliest connection deadline seen by the last pass
@@ -104,6 +109,13 @@ func (m *Manager) ConnByID(id uint64) *Conn { return m.byID[id] }
 // kick records that c has work the loop must do without waiting. A conn the
 // running pass has not visited yet will do it in its turn anyway.
 func (m *Manager) kick(c *Conn) {
+	if m.batching {
+		// The rest of the running conn's turn must come before the next
+		// POLL; whether c has had its turn is known once the batch returns.
+		m.batchStop = 1
+		m.batchKicks = append(m.batchKicks, c)
+		return
+	}
 	if !m.inPass || c == nil || c.doneGen == m.gen {
 		m.hint = true
 	}
@@ -124,6 +136,7 @@ func (m *Manager) emit(c *Conn, ev Event, data any) Result {
 	r := m.d(c, ev, data)
 	if r == ResultAbort {
 		m.aborted = true
+		m.batchStop = 1
 	}
 	return r
 }

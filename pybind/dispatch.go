@@ -84,6 +84,27 @@ func (pm *pyManager) dispatch(c *core.Conn, ev core.Event, data any) core.Result
 	return core.Result(rc)
 }
 
+// pollBatch is the engine's PollBatcher: MG_EV_POLL for a run of
+// connections in one crossing, pmg_dispatch_polls looping in C. The
+// wrappers go as uintptr so that cgocheck has no pointers to inspect.
+func (pm *pyManager) pollBatch(conns []*core.Conn, stop *uint32) (int, bool) {
+	buf := pm.polls[:0]
+	for _, c := range conns {
+		w, ok := c.Tag.(*C.PyObject) // wrapper's fast path, inlined
+		if !ok {
+			w = pm.wrapper(c)
+		}
+		buf = append(buf, uintptr(unsafe.Pointer(w)))
+	}
+	pm.polls = buf
+	if pm.core == nil {
+		return len(conns), false
+	}
+	r := C.pmg_dispatch_polls(pm.core, (*C.uintptr_t)(unsafe.Pointer(&buf[0])), C.int(len(buf)),
+		(*C.uint32_t)(unsafe.Pointer(stop)))
+	return int(r >> 2), int(r&3) == C.PMG_ABORT
+}
+
 // fillSpans lays the message's spans out as native.c expects them.
 func (pm *pyManager) fillSpans(d *core.HTTPMessage) int {
 	s := &pm.spans

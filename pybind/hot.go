@@ -60,6 +60,7 @@ func pmg_attach(mid C.longlong, obj *C.PyObject) (ok C.int) {
 		return 0
 	}
 	pm.core = obj
+	pm.m.SetPollBatcher(pm.pollBatch)
 	return 1
 }
 
@@ -71,20 +72,27 @@ func pmg_poll(mid C.longlong, timeout C.int) (rc C.int) {
 		return pollFreed
 	}
 	total := int(timeout)
-	deadline := time.Now().Add(time.Duration(total) * time.Millisecond)
+	// One clock reading per slice, shared with Wait (none for poll(0)).
+	var start, now time.Time
+	if total > 0 {
+		start = time.Now()
+		now = start
+	}
+	limit := time.Duration(total) * time.Millisecond
 	for {
 		slice := total
 		if total < 0 || slice > signalSliceMs {
 			slice = signalSliceMs
 		}
 		if total > 0 {
-			left := int(time.Until(deadline) / time.Millisecond)
+			// Rounded up: a wait of 0 would spin through the last fraction of a ms.
+			left := int((limit - now.Sub(start) + time.Millisecond - 1) / time.Millisecond)
 			if left < slice {
 				slice = max(left, 0)
 			}
 		}
 		ts := C.pmg_save_thread()
-		ready := pm.m.Wait(slice)
+		ready := pm.m.WaitAt(now, slice)
 		C.pmg_restore_thread(ts)
 		if C.pmg_check_signals() != 0 {
 			return pollSignal
@@ -92,8 +100,14 @@ func pmg_poll(mid C.longlong, timeout C.int) (rc C.int) {
 		if C.pmg_core_closing(pm.core) != 0 {
 			return pollOK // Manager.close() from another thread is waiting for us
 		}
-		if ready || total == 0 || (total > 0 && !time.Now().Before(deadline)) {
+		if ready || total == 0 {
 			break
+		}
+		if total > 0 {
+			now = time.Now()
+			if now.Sub(start) >= limit {
+				break
+			}
 		}
 	}
 	aborted := pm.m.Process()

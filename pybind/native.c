@@ -3,7 +3,8 @@
  * Connection, HttpMessage and the per-Manager core object live here, with
  * poll(), event dispatch into the Python handler and the send family. Every
  * call into the engine is one cgo crossing into hot.go; every event is one
- * crossing back (pmg_dispatch). The GIL is held everywhere except inside
+ * crossing back (pmg_dispatch), except MG_EV_POLL to a run of idle
+ * connections, which is one crossing per run (pmg_dispatch_polls). The GIL is held everywhere except inside
  * pmg_poll's wait, which releases it itself. */
 #include "native.h"
 #include "_cgo_export.h"
@@ -537,6 +538,50 @@ int pmg_dispatch(PyObject *core, PyObject *conn, int ev, int kind,
     if (!gil)
         PyGILState_Release(st);
     return rc;
+}
+
+/* MG_EV_POLL for a run of connections in one crossing (core.PollBatcher):
+ * pmg_dispatch's delivery for each, in order. A wrapper closed by an earlier
+ * handler of the run (id 0) is skipped; the run stops after a handler that
+ * let a KeyboardInterrupt/SystemExit through or after which the engine set
+ * *stop (it must finish that turn first). Returns (connections gone
+ * through << 2) | result of the last handler. */
+long long pmg_dispatch_polls(PyObject *core, uintptr_t *conns, int n, const uint32_t *stop) {
+    int gil = PyGILState_Check();
+    PyGILState_STATE st;
+    if (!gil)
+        st = PyGILState_Ensure();
+    CoreObject *c = (CoreObject *)core;
+    PyObject *evo = PyLong_FromLong(2); /* MG_EV_POLL: a cached small int, cannot fail */
+    int i, rc = PMG_OK;
+    /* Handlers may close (and so free) wrappers further on in the run. */
+    for (i = 0; i < n; i++)
+        Py_XINCREF((PyObject *)conns[i]);
+    for (i = 0; i < n;) {
+        ConnObject *cn = (ConnObject *)conns[i++];
+        rc = PMG_OK;
+        if (!cn || cn->id == 0 || cn->in_close)
+            continue;
+        PyObject *h = cn->handler != Py_None ? cn->handler : c->handler;
+        if (h == Py_None)
+            continue;
+        Py_INCREF(h);
+        PyObject *args[3] = {(PyObject *)cn, evo, Py_None};
+        PyObject *r = PyObject_Vectorcall(h, args, 3, NULL);
+        Py_DECREF(h);
+        if (r)
+            Py_DECREF(r);
+        else
+            rc = handle_error(c);
+        if (rc == PMG_ABORT || *(const volatile uint32_t *)stop)
+            break;
+    }
+    for (int j = 0; j < n; j++)
+        Py_XDECREF((PyObject *)conns[j]);
+    Py_DECREF(evo);
+    if (!gil)
+        PyGILState_Release(st);
+    return (long long)i << 2 | rc;
 }
 
 int pmg_timer_fire(PyObject *core, long long key, int last) {

@@ -108,6 +108,7 @@ PyObject *pmg_internal_error(const char *name); /* RuntimeError for a failed Go 
 int pmg_dispatch(PyObject *core, PyObject *conn, int ev, int kind,
                  const char *p1, Py_ssize_t n1, const char *p2, Py_ssize_t n2,
                  const int32_t *spans, int nhdr, long long ival);
+long long pmg_dispatch_polls(PyObject *core, uintptr_t *conns, int n, const uint32_t *stop);
 PyObject *pmg_wrap(PyObject *core, long long mid, unsigned long long id, PyObject *parent);
 int pmg_timer_fire(PyObject *core, long long key, int last);
 void pmg_core_freed(PyObject *core);

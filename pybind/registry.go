@@ -21,6 +21,7 @@ type pyManager struct {
 	timersMu sync.Mutex // Timer.cancel() may come from any thread
 	timers   map[int64]*core.Timer
 	spans    [C.PMG_SPAN_INTS]C.int32_t // reused for every HTTP event
+	polls    []uintptr                  // wrappers of a POLL run (pollBatch), reused
 }
 
 var (
