@@ -19,6 +19,8 @@ def main():
     count = {"ticks": 0, "done": False}
 
     def tick():
+        if count["ticks"] == args.ticks:
+            return  # a late tick, due before the pending stop ran: ignore it
         count["ticks"] += 1
         print(f"tick {count['ticks']}", flush=True)
         if count["ticks"] == args.ticks:
