@@ -20,7 +20,8 @@ type httpConn struct {
 }
 
 func newHTTPConn(server bool) *httpConn {
-	h := &httpConn{server: server}
+	h := httpPool.Get().(*httpConn) // recycle.go
+	*h = httpConn{server: server}
 	h.msg.Headers = h.hdrs[:0]
 	return h
 }

@@ -107,15 +107,13 @@ loop:
 			break loop
 		}
 	}
-	if c.recvSize < c.recv.len() {
-		c.recvSize = roundIO(c.recv.len())
-	}
+	c.fitRecvSize()
 	return got
 }
 
 // growRecvSize mimics Mongoose's receive buffer growth for RecvSize.
 func (c *Conn) growRecvSize() {
-	if c.recvSize-c.recv.len() < ioSize {
+	if int(c.recvSize)-c.recv.len() < ioSize {
 		c.recvSize += ioSize
 	}
 }
@@ -204,7 +202,7 @@ func (m *Manager) writeStep(c *Conn) {
 		break
 	}
 	if total > 0 {
-		c.lastWrite = m.now
+		c.setLastWrite(m.now)
 		m.emit(c, EvWrite, nil)
 	}
 }
@@ -225,7 +223,7 @@ func (m *Manager) checkTimeouts(c *Conn) {
 	now := m.now
 	st := time.Duration(m.lim.StallTimeoutMs) * time.Millisecond
 	if c.draining {
-		if st > 0 && c.send.len() > 0 && !c.lastWrite.IsZero() && now.Sub(c.lastWrite) >= st {
+		if st > 0 && c.send.len() > 0 && !c.lastWrite().IsZero() && now.Sub(c.lastWrite()) >= st {
 			c.Error("drain timeout")
 		}
 		return
@@ -249,8 +247,8 @@ func (m *Manager) connDeadline(c *Conn) time.Time {
 	var d time.Time
 	st := time.Duration(m.lim.StallTimeoutMs) * time.Millisecond
 	if c.draining {
-		if st > 0 && c.send.len() > 0 && !c.lastWrite.IsZero() {
-			d = c.lastWrite.Add(st)
+		if lw := c.lastWrite(); st > 0 && c.send.len() > 0 && !lw.IsZero() {
+			d = lw.Add(st)
 		}
 		return d
 	}

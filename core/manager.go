@@ -32,10 +32,13 @@ type Manager struct {
 	closed        bool
 	aborted       bool
 
-	hint         bool      // work is pending: the next Wait must not block
-	now          time.Time // clock of the running Process
-	nextDeadline time.Time // earliest connection deadline seen by the last pass
-	scratch      []byte    // sink for bytes a draining conn discards
+	hint         bool        // work is pending: the next Wait must not block
+	now          time.Time   // clock of the running Process
+	nextDeadline time.Time   // earliest connection deadline seen by the last pass
+	scratch      []byte      // sink for bytes a draining conn discards
+	spare        []*ioMem    // freed conns' buffers, recycled when no handler runs (recycle.go)
+	spareHTTP    []*httpConn // freed conns' HTTP state, likewise
+	depth        int         // handlers running (nested emits)
 
 	// Cross-thread queues (wakeups, DNS answers), guarded by mu.
 	mu        sync.Mutex
@@ -98,7 +101,8 @@ func (m *Manager) Conns() []*Conn {
 	return out
 }
 
-// ConnByID returns the live connection with that id, or nil.
+// ConnByID returns the connection with that id, or nil once its EvClose has
+// been delivered (during EvClose it is still found).
 func (m *Manager) ConnByID(id uint64) *Conn { return m.byID[id] }
 
 // kick records that c has work the loop must do without waiting. A conn the
@@ -121,9 +125,14 @@ func (m *Manager) emit(c *Conn, ev Event, data any) Result {
 	if m.d == nil {
 		return ResultOK
 	}
+	m.depth++
 	r := m.d(c, ev, data)
+	m.depth--
 	if r == ResultAbort {
 		m.aborted = true
+	}
+	if m.depth == 0 && len(m.spare)+len(m.spareHTTP) > 0 {
+		m.recycle()
 	}
 	return r
 }
@@ -166,7 +175,6 @@ func (m *Manager) unlink(c *Conn) {
 		c.next.prev = c.prev
 	}
 	c.prev, c.next = nil, nil
-	delete(m.byID, c.id)
 	if c.fd >= 0 {
 		if c.fd < len(m.fds) && m.fds[c.fd] == c {
 			m.fds[c.fd] = nil

@@ -242,7 +242,7 @@ func (c *Conn) TLSInit(o TLSOptions) {
 		c.Error("TLS is not supported on UDP")
 		return
 	}
-	cfg, err := cachedTLSConfig(o, !c.client, c.host)
+	cfg, err := cachedTLSConfig(o, !c.client, c.host())
 	if err != nil {
 		c.Error(err.Error())
 		return
@@ -452,9 +452,7 @@ func (m *Manager) tlsDecrypt(c *Conn) (got bool) {
 		}
 		break
 	}
-	if c.recvSize < c.recv.len() {
-		c.recvSize = roundIO(c.recv.len())
-	}
+	c.fitRecvSize()
 	return got
 }
 
@@ -527,7 +525,7 @@ func (m *Manager) tlsWriteStep(c *Conn) {
 		break
 	}
 	if total > 0 {
-		c.lastWrite = m.now
+		c.setLastWrite(m.now)
 		if t.hsDone {
 			m.emit(c, EvWrite, nil)
 		}
@@ -541,7 +539,7 @@ func (m *Manager) tlsFlush(c *Conn) {
 		n, e := sysSend(c.fd, t.wbuf[t.woff:])
 		if n > 0 {
 			t.woff += n
-			c.lastWrite = m.clock()
+			c.setLastWrite(m.clock())
 			continue
 		}
 		if e == unix.EINTR {
