@@ -37,7 +37,6 @@ func (pm *pyManager) wrapper(c *core.Conn) *C.PyObject {
 		return nil
 	}
 	c.Tag = w
-	pm.conns[c.ID()] = c
 	return w
 }
 
@@ -78,7 +77,6 @@ func (pm *pyManager) dispatch(c *core.Conn, ev core.Event, data any) core.Result
 	}
 	if ev == core.EvClose {
 		// native.c has invalidated the wrapper and dropped its reference.
-		delete(pm.conns, c.ID())
 		c.Tag = nil
 	}
 	return core.Result(rc)

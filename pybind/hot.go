@@ -78,7 +78,9 @@ func pmg_poll(mid C.longlong, timeout C.int) (rc C.int) {
 			slice = signalSliceMs
 		}
 		if total > 0 {
-			left := int(time.Until(deadline) / time.Millisecond)
+			// Rounded up: rounding down made poll(1) spin in epoll_wait(0)
+			// until the millisecond was over.
+			left := int((time.Until(deadline) + time.Millisecond - 1) / time.Millisecond)
 			if left < slice {
 				slice = max(left, 0)
 			}

@@ -17,8 +17,7 @@ type pyManager struct {
 	id       int64
 	m        *core.Manager
 	core     *C.PyObject // CoreObject; set by pmg_attach
-	conns    map[uint64]*core.Conn
-	timersMu sync.Mutex // Timer.cancel() may come from any thread
+	timersMu sync.Mutex  // Timer.cancel() may come from any thread
 	timers   map[int64]*core.Timer
 	spans    [C.PMG_SPAN_INTS]C.int32_t // reused for every HTTP event
 }
@@ -75,7 +74,6 @@ func (pm *pyManager) free() {
 		return
 	}
 	unregister(pm.id)
-	pm.conns = map[uint64]*core.Conn{}
 	pm.timersMu.Lock()
 	pm.timers = map[int64]*core.Timer{}
 	pm.timersMu.Unlock()
@@ -86,9 +84,12 @@ func (pm *pyManager) free() {
 }
 
 func (pm *pyManager) conn(id C.ulonglong) *core.Conn {
-	// The entry goes away once MG_EV_CLOSE has been delivered; while that
-	// event runs the wrapper is still open (API.md 6.3).
-	return pm.conns[uint64(id)]
+	// The engine forgets the conn once MG_EV_CLOSE has been delivered; while
+	// that event runs the wrapper is still open (API.md 6.3).
+	if pm.m == nil {
+		return nil
+	}
+	return pm.m.ConnByID(uint64(id))
 }
 
 // connOf finds an open connection from the ids a wrapper carries.
