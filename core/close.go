@@ -85,7 +85,7 @@ func (m *Manager) closeConn(c *Conn) {
 		m.httpClientParse(c, true) // close-delimited response (§2.5)
 	}
 	m.emit(c, EvClose, nil)
-	delete(m.byID, c.id) // after EvClose: bindings find the conn during it
+	m.byID.del(c.id) // after EvClose: bindings find the conn during it
 	c.closed = true
 	c.readable, c.writable, c.seenR = false, false, false
 	m.release(&c.recv)

@@ -96,7 +96,7 @@ func (c *Conn) dnsSeq() uint64 {
 
 // applyDNS delivers a lookup result inside Process.
 func (m *Manager) applyDNS(a dnsAnswer) {
-	c := m.byID[a.id]
+	c := m.byID.get(a.id)
 	if c == nil || c.closed || c.inClose || !c.resolving || a.seq != c.dnsSeq() {
 		return
 	}

@@ -213,7 +213,7 @@ func (m *Manager) turn(c *Conn) {
 func (m *Manager) endTurn(c *Conn) {
 	c.seenR = false
 	if !c.closing {
-		empty := c.send.len() == 0 && c.xfer == nil && c.tlsFlushed() // a static transfer still runs
+		empty := c.send.len() == 0 && c.fileXfer() == nil && c.tlsFlushed() // a static transfer still runs
 		if c.draining && empty {
 			c.closing = true
 		} else if c.peerEOF && empty && (c.http == nil || !c.http.inProgress && !c.http.reparse) {

@@ -38,7 +38,7 @@ func (m *Manager) ioStep(c *Conn) {
 		}
 		read = got || synthetic || parsed
 	}
-	if p := c.proto; p != nil && got && !c.draining && !c.closing {
+	if p := c.protocol(); p != nil && got && !c.draining && !c.closing {
 		p.onRead(m, c)
 		if c.closed || m.aborted {
 			return
@@ -51,7 +51,7 @@ func (m *Manager) ioStep(c *Conn) {
 		}
 	}
 	if !c.closing {
-		if c.xfer != nil {
+		if c.fileXfer() != nil {
 			m.xferStep(c) // static.go
 		} else {
 			m.writeStep(c)
@@ -132,7 +132,7 @@ func (m *Manager) recvLimit(c *Conn) int {
 			lim += m.lim.MaxHeadSize
 		}
 	}
-	if p, ok := c.proto.(interface{ recvNeed() int }); ok {
+	if p, ok := c.protocol().(interface{ recvNeed() int }); ok {
 		lim += p.recvNeed() // the message being received has its own limit
 	}
 	return lim

@@ -117,7 +117,7 @@ func (m *Manager) acceptReady(l *Conn) {
 			c.http = newHTTPConn(true)
 		}
 		if x := l.ext; x != nil && x.childProto != nil {
-			c.proto = x.childProto(c)
+			c.setProtocol(x.childProto(c))
 		}
 		m.emit(c, EvOpen, nil)
 		if !c.closed {

@@ -16,8 +16,8 @@ type Manager struct {
 	wakeOn bool
 	p      *poller
 
-	head   *Conn // connection list, newest first
-	byID   map[uint64]*Conn
+	head   *Conn   // connection list, newest first
+	byID   idTable // live conns by id (idtable.go)
 	fds    []*Conn // fd -> conn, for readiness bookkeeping
 	nextID uint64
 	timers []*Timer
@@ -66,7 +66,6 @@ func NewManager(d Dispatcher, opts Options) (*Manager, error) {
 		lim:    opts.Limits,
 		wakeOn: opts.EnableWakeup,
 		p:      p,
-		byID:   make(map[uint64]*Conn),
 		nextID: 1,
 	}
 	if m.wakeOn {
@@ -103,7 +102,7 @@ func (m *Manager) Conns() []*Conn {
 
 // ConnByID returns the connection with that id, or nil once its EvClose has
 // been delivered (during EvClose it is still found).
-func (m *Manager) ConnByID(id uint64) *Conn { return m.byID[id] }
+func (m *Manager) ConnByID(id uint64) *Conn { return m.byID.get(id) }
 
 // kick records that c has work the loop must do without waiting. A conn the
 // running pass has not visited yet will do it in its turn anyway.
@@ -149,7 +148,7 @@ func (m *Manager) newConn(fd int) *Conn {
 		m.head.prev = c
 	}
 	m.head = c
-	m.byID[c.id] = c
+	m.byID.put(c)
 	if fd >= 0 {
 		m.setFd(c, fd)
 	}

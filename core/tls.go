@@ -307,7 +307,7 @@ func (c *Conn) tlsPending() bool {
 		return true
 	}
 	flushed := t.woff >= len(t.wbuf)
-	if c.draining && c.send.len() == 0 && c.xfer == nil && flushed {
+	if c.draining && c.send.len() == 0 && c.fileXfer() == nil && flushed {
 		return true // close (after a close_notify once the handshake is done)
 	}
 	if !flushed {
@@ -480,7 +480,7 @@ func (m *Manager) tlsWriteStep(c *Conn) {
 				break
 			}
 			if c.send.len() == 0 {
-				if c.draining && !t.notify && c.xfer == nil {
+				if c.draining && !t.notify && c.fileXfer() == nil {
 					t.notify = true
 					t.tc.CloseWrite()
 					t.collect()

@@ -22,7 +22,7 @@ func bytesPtr(b []byte) *C.char {
 // accepted connection starts with its listener's handler; one created by
 // listen()/connect() with the handler= of that call.
 func (pm *pyManager) wrapper(c *core.Conn) *C.PyObject {
-	if w, ok := c.Tag.(*C.PyObject); ok {
+	if w := (*C.PyObject)(c.Tag); w != nil {
 		return w
 	}
 	if pm.core == nil {
@@ -30,13 +30,13 @@ func (pm *pyManager) wrapper(c *core.Conn) *C.PyObject {
 	}
 	var parent *C.PyObject
 	if p := c.Parent(); p != nil {
-		parent, _ = p.Tag.(*C.PyObject)
+		parent = (*C.PyObject)(p.Tag)
 	}
 	w := C.pmg_wrap(pm.core, C.longlong(pm.id), C.ulonglong(c.ID()), parent)
 	if w == nil {
 		return nil
 	}
-	c.Tag = w
+	c.Tag = unsafe.Pointer(w)
 	return w
 }
 
