@@ -1,7 +1,9 @@
 package core
 
 import (
+	"cmp"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -97,6 +99,18 @@ func (m *Manager) Conns() []*Conn {
 	for c := m.head; c != nil; c = c.next {
 		out = append(out, c)
 	}
+	return out
+}
+
+// ConnsByID returns the connections ConnByID finds, in id order.
+func (m *Manager) ConnsByID() []*Conn {
+	out := make([]*Conn, 0, m.byID.n)
+	for _, c := range m.byID.slots {
+		if c != nil {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Conn) int { return cmp.Compare(a.id, b.id) })
 	return out
 }
 

@@ -96,7 +96,6 @@ static void core_clear_pending(CoreObject *c) {
 
 static int core_traverse(CoreObject *c, visitproc visit, void *arg) {
     Py_VISIT(c->handler);
-    Py_VISIT(c->conns);
     Py_VISIT(c->timers);
     Py_VISIT(c->pending_handler);
     Py_VISIT(c->error_handler);
@@ -105,7 +104,6 @@ static int core_traverse(CoreObject *c, visitproc visit, void *arg) {
 
 static int core_clear(CoreObject *c) {
     Py_CLEAR(c->handler);
-    Py_CLEAR(c->conns);
     Py_CLEAR(c->timers);
     Py_CLEAR(c->pending_handler);
     Py_CLEAR(c->error_handler);
@@ -130,12 +128,11 @@ static PyObject *core_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
         return NULL;
     Py_INCREF(handler);
     c->handler = handler;
-    c->conns = PyDict_New();
     c->timers = PyDict_New();
     Py_INCREF(Py_None);
     c->pending_handler = Py_None;
     c->error_handler = Py_NewRef(Py_None);
-    if (!c->conns || !c->timers) {
+    if (!c->timers) {
         Py_DECREF(c);
         return NULL;
     }
@@ -223,18 +220,47 @@ static PyObject *core_poll(CoreObject *c, PyObject *arg) {
     return res;
 }
 
+/* The engine owns one reference to each wrapper (core.Conn.Tag) until
+ * MG_EV_CLOSE has been delivered, and finds them by id: no dict keyed by
+ * id here, which would cost ~60 bytes per idle connection. */
 static PyObject *core_conn(CoreObject *c, PyObject *arg) {
-    PyObject *o = PyDict_GetItemWithError(c->conns, arg);
+    unsigned long long id = PyLong_AsUnsignedLongLong(arg);
+    if (id == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    PyObject *o = c->mid ? pmg_conn_object(c->mid, id) : NULL;
     if (!o) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_RuntimeError, "connection is gone");
+        PyErr_SetString(PyExc_RuntimeError, "connection is gone");
         return NULL;
     }
     return Py_NewRef(o);
 }
 
 static PyObject *core_connections(CoreObject *c, PyObject *unused) {
-    return PyDict_Values(c->conns);
+    PyObject *list = PyList_New(0);
+    if (!list || !c->mid)
+        return list;
+    for (;;) {
+        long long n = pmg_conn_objects(c->mid, NULL, 0);
+        PyObject **objs = PyMem_Malloc((n ? n : 1) * sizeof(PyObject *));
+        if (!objs) {
+            Py_DECREF(list);
+            return PyErr_NoMemory();
+        }
+        long long got = pmg_conn_objects(c->mid, objs, n);
+        if (got > n) { /* cannot happen under the GIL; retry anyway */
+            PyMem_Free(objs);
+            continue;
+        }
+        for (long long i = 0; i < got; i++) {
+            if (PyList_Append(list, objs[i]) < 0) {
+                PyMem_Free(objs);
+                Py_DECREF(list);
+                return NULL;
+            }
+        }
+        PyMem_Free(objs);
+        return list;
+    }
 }
 
 /* Register a timer callback; returns (key, Timer). */
@@ -341,19 +367,8 @@ void pmg_decref(PyObject *o) {
 void pmg_core_freed(PyObject *core) {
     PyGILState_STATE st = PyGILState_Ensure();
     CoreObject *c = (CoreObject *)core;
-    c->mid = 0;
-    PyObject *vals = PyDict_Values(c->conns);
-    if (vals) {
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(vals); i++) {
-            ConnObject *cn = (ConnObject *)PyList_GET_ITEM(vals, i);
-            cn->id = 0;
-            cn->mid = 0;
-            Py_CLEAR(cn->core);
-        }
-        Py_DECREF(vals);
-    }
-    PyDict_Clear(c->conns);
-    vals = PyDict_Values(c->timers);
+    c->mid = 0; /* every wrapper was invalidated by its MG_EV_CLOSE */
+    PyObject *vals = PyDict_Values(c->timers);
     if (vals) {
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(vals); i++)
             ((TimerObject *)PyList_GET_ITEM(vals, i))->active = 0;
@@ -379,11 +394,7 @@ PyObject *pmg_wrap(PyObject *core, long long mid, unsigned long long id, PyObjec
         cn->id = id;
         cn->in_close = 0;
         PyObject_GC_Track(cn);
-        PyObject *key = PyLong_FromUnsignedLongLong(id);
-        if (key && PyDict_SetItem(c->conns, key, (PyObject *)cn) == 0)
-            res = (PyObject *)cn; /* borrowed: the dict owns it */
-        Py_XDECREF(key);
-        Py_DECREF(cn);
+        res = (PyObject *)cn; /* owned by the engine (Conn.Tag) until conn_invalidate */
     }
     if (!res)
         PyErr_Clear();
@@ -393,22 +404,12 @@ PyObject *pmg_wrap(PyObject *core, long long mid, unsigned long long id, PyObjec
 
 static void conn_invalidate(ConnObject *cn) {
     CoreObject *c = cn->core;
-    unsigned long long id = cn->id;
     cn->id = 0;
     cn->mid = 0;
     cn->in_close = 0;
     cn->core = NULL;
-    if (c) {
-        PyObject *key = PyLong_FromUnsignedLongLong(id);
-        if (key) {
-            if (PyDict_DelItem(c->conns, key) < 0)
-                PyErr_Clear();
-            Py_DECREF(key);
-        } else {
-            PyErr_Clear();
-        }
-        Py_DECREF(c);
-    }
+    Py_XDECREF(c);
+    Py_DECREF(cn); /* the engine's reference: Go clears Conn.Tag next */
 }
 
 /* Report the exception raised by a handler: an Exception goes to the

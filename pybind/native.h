@@ -30,7 +30,6 @@
 typedef struct {
     PyObject_HEAD
     PyObject *handler;         /* default handler or None */
-    PyObject *conns;           /* dict: id -> Connection */
     PyObject *timers;          /* dict: key -> Timer */
     PyObject *pending_handler; /* handler= of the listen/connect call in progress */
     PyObject *exc_type, *exc_value, *exc_tb; /* BaseException waiting to propagate */

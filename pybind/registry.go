@@ -8,6 +8,7 @@ import "C"
 import (
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/pymongoose-go/pymongoose-go/core"
 )
@@ -99,6 +100,41 @@ func connOf(mid C.longlong, id C.ulonglong) (*pyManager, *core.Conn) {
 		return nil, nil
 	}
 	return pm, pm.conn(id)
+}
+
+// pmg_conn_object returns the wrapper of connection id (borrowed; owned by
+// the engine until MG_EV_CLOSE has been delivered), else NULL.
+//
+//export pmg_conn_object
+func pmg_conn_object(mid C.longlong, id C.ulonglong) (w *C.PyObject) {
+	defer guard(&w, nil)
+	if _, c := connOf(mid, id); c != nil {
+		w = (*C.PyObject)(c.Tag)
+	}
+	return w
+}
+
+// pmg_conn_objects stores up to n wrappers (borrowed), oldest first, and
+// returns how many there are.
+//
+//export pmg_conn_objects
+func pmg_conn_objects(mid C.longlong, out **C.PyObject, n C.longlong) (total C.longlong) {
+	defer guard(&total, 0)
+	pm := lookup(int64(mid))
+	if pm == nil || pm.m == nil {
+		return 0
+	}
+	dst := unsafe.Slice(out, int(n))
+	for _, c := range pm.m.ConnsByID() {
+		if c.Tag == nil {
+			continue
+		}
+		if total < n {
+			dst[total] = (*C.PyObject)(c.Tag)
+		}
+		total++
+	}
+	return total
 }
 
 func (pm *pyManager) addTimer(key int64, t *core.Timer) {
