@@ -390,9 +390,7 @@ PyObject *pmg_wrap(PyObject *core, long long mid, unsigned long long id, PyObjec
         cn->handler = Py_NewRef(h ? h : Py_None);
         cn->userdata = Py_NewRef(Py_None);
         cn->core = (CoreObject *)Py_NewRef(core);
-        cn->mid = mid;
         cn->id = id;
-        cn->in_close = 0;
         PyObject_GC_Track(cn);
         res = (PyObject *)cn; /* owned by the engine (Conn.Tag) until conn_invalidate */
     }
@@ -402,11 +400,17 @@ PyObject *pmg_wrap(PyObject *core, long long mid, unsigned long long id, PyObjec
     return res;
 }
 
+/* MG_EV_CLOSE of cn is being delivered. */
+static int conn_in_close(ConnObject *cn) {
+    for (struct pmg_closing *p = cn->core ? cn->core->in_close : NULL; p; p = p->prev)
+        if (p->conn == (PyObject *)cn)
+            return 1;
+    return 0;
+}
+
 static void conn_invalidate(ConnObject *cn) {
     CoreObject *c = cn->core;
     cn->id = 0;
-    cn->mid = 0;
-    cn->in_close = 0;
     cn->core = NULL;
     Py_XDECREF(c);
     Py_DECREF(cn); /* the engine's reference: Go clears Conn.Tag next */
@@ -484,8 +488,9 @@ int pmg_dispatch(PyObject *core, PyObject *conn, int ev, int kind,
     ConnObject *cn = (ConnObject *)conn;
     int rc = PMG_OK;
     Py_INCREF(cn);
+    struct pmg_closing closing = {conn, c->in_close};
     if (ev == 9 /* MG_EV_CLOSE */)
-        cn->in_close = 1;
+        c->in_close = &closing;
     PyObject *h = cn->handler != Py_None ? cn->handler : c->handler;
     if (h != Py_None) {
         PyObject *data;
@@ -532,8 +537,10 @@ int pmg_dispatch(PyObject *core, PyObject *conn, int ev, int kind,
             Py_DECREF(data);
         }
     }
-    if (ev == 9)
+    if (ev == 9) {
+        c->in_close = closing.prev;
         conn_invalidate(cn);
+    }
     Py_DECREF(cn);
     if (!gil)
         PyGILState_Release(st);
@@ -608,14 +615,14 @@ static int conn_info(ConnObject *cn, pmg_info *info) {
     memset(info, 0, sizeof(*info));
     if (cn->id == 0 || forked)
         return 0;
-    return pmg_conn_info(cn->mid, cn->id, info);
+    return pmg_conn_info(CONN_MID(cn), cn->id, info);
 }
 
 static PyObject *conn_flag(ConnObject *cn, unsigned int flag) {
     pmg_info info;
     if (!conn_info(cn, &info))
         return PyBool_FromLong(flag == PMG_F_CLOSING);
-    if (flag == PMG_F_CLOSING && cn->in_close)
+    if (flag == PMG_F_CLOSING && conn_in_close(cn))
         Py_RETURN_TRUE;
     return PyBool_FromLong((info.flags & flag) != 0);
 }
@@ -753,7 +760,7 @@ static PyObject *conn_copy(ConnObject *cn, int which, long long length) {
     if (!b)
         return NULL;
     if (n > 0) {
-        long long got = pmg_conn_copy(cn->mid, cn->id, which, PyBytes_AS_STRING(b), n);
+        long long got = pmg_conn_copy(CONN_MID(cn), cn->id, which, PyBytes_AS_STRING(b), n);
         if (got != n) {
             Py_DECREF(b);
             return PyBytes_FromStringAndSize("", 0);
@@ -785,7 +792,7 @@ static PyObject *conn_send(ConnObject *cn, PyObject *data) {
         CHECK_FORK(NULL);
         return closed_error();
     }
-    int rc = pmg_conn_send(cn->mid, cn->id, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
+    int rc = pmg_conn_send(CONN_MID(cn), cn->id, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
     Py_DECREF(b);
     if (rc == -1)
         return closed_error();
@@ -996,7 +1003,7 @@ static PyObject *conn_reply(ConnObject *cn, PyObject *const *args, Py_ssize_t na
     }
     /* hp == NULL with hlen == 0 (an empty dict) means no header lines at
      * all; headers=None means the default Content-Type line. */
-    int rc = pmg_conn_reply(cn->mid, cn->id, code, (char *)(hp ? hp : hbuf), hlen < 0 ? 0 : hlen,
+    int rc = pmg_conn_reply(CONN_MID(cn), cn->id, code, (char *)(hp ? hp : hbuf), hlen < 0 ? 0 : hlen,
                             headers_o == Py_None, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body));
     Py_DECREF(body);
     Py_XDECREF(hdrs);
@@ -1014,7 +1021,7 @@ static PyObject *conn_http_chunk(ConnObject *cn, PyObject *data) {
         CHECK_FORK(NULL);
         return closed_error();
     }
-    int rc = pmg_conn_chunk(cn->mid, cn->id, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
+    int rc = pmg_conn_chunk(CONN_MID(cn), cn->id, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
     Py_DECREF(b);
     if (rc != 0)
         return closed_error();
@@ -1022,18 +1029,18 @@ static PyObject *conn_http_chunk(ConnObject *cn, PyObject *data) {
 }
 
 static PyObject *conn_drain(ConnObject *cn, PyObject *unused) {
-    if (cn->id != 0 && !cn->in_close && !forked)
-        pmg_conn_drain(cn->mid, cn->id);
+    if (cn->id != 0 && !conn_in_close(cn) && !forked)
+        pmg_conn_drain(CONN_MID(cn), cn->id);
     Py_RETURN_NONE;
 }
 
 static PyObject *conn_close(ConnObject *cn, PyObject *unused) {
-    if (cn->id == 0 || cn->in_close || forked)
+    if (cn->id == 0 || conn_in_close(cn) || forked)
         Py_RETURN_NONE;
     CoreObject *c = cn->core;
     Py_INCREF(cn);
     Py_XINCREF(c);
-    pmg_conn_close(cn->mid, cn->id);
+    pmg_conn_close(CONN_MID(cn), cn->id);
     /* A KeyboardInterrupt raised by the MG_EV_CLOSE handler propagates from
      * close() itself unless a poll() is running, which will raise it. */
     PyObject *r = Py_NewRef(Py_None);
@@ -1060,7 +1067,7 @@ static PyObject *conn_error(ConnObject *cn, PyObject *msg) {
     CoreObject *c = cn->core;
     Py_INCREF(cn);
     Py_XINCREF(c);
-    int rc = pmg_conn_error(cn->mid, cn->id, (char *)p, n);
+    int rc = pmg_conn_error(CONN_MID(cn), cn->id, (char *)p, n);
     PyObject *r = rc == 0 ? Py_NewRef(Py_None) : closed_error();
     if (r && c && !c->polling && c->exc_type) {
         Py_DECREF(r);
