@@ -163,16 +163,33 @@ func (m *Manager) newConn(fd int) *Conn {
 	}
 	m.head = c
 	m.byID.put(c)
+	if cap(m.pass) < m.byID.n {
+		m.pass = grow(m.pass, m.byID.n) // same contents: safe during a pass
+	}
 	if fd >= 0 {
 		m.setFd(c, fd)
 	}
 	return c
 }
 
+// grow returns s with room for at least n elements, doubling: append grows
+// large slices by 1.25x, which while thousands of connections arrive leaves
+// about four times the final table as garbage (resident memory per
+// connection); the unused tail of a fresh doubled table is never touched.
+func grow(s []*Conn, n int) []*Conn {
+	if n <= cap(s) {
+		return s
+	}
+	ns := make([]*Conn, len(s), max(2*cap(s), n, 64))
+	copy(ns, s)
+	return ns
+}
+
 func (m *Manager) setFd(c *Conn, fd int) {
 	c.fd = fd
-	for fd >= len(m.fds) {
-		m.fds = append(m.fds, nil)
+	if fd >= len(m.fds) {
+		m.fds = grow(m.fds, fd+1)
+		m.fds = m.fds[:cap(m.fds)]
 	}
 	m.fds[fd] = c
 }
