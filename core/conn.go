@@ -18,14 +18,12 @@ type Conn struct {
 	parent     *Conn
 	prev, next *Conn // Manager list, newest first
 
-	doneGen uint64 // Manager.gen of the last finished turn
-
-	// Capacities as Mongoose reports them (RecvSize, SendSize), and a counter
-	// bumped by every queued output (HTTP 500 logic); 32 bits keep the
-	// struct in a smaller size class (it is most of an idle conn's memory).
+	// Capacities as Mongoose reports them (RecvSize, SendSize) and the
+	// Manager.gen of the last finished turn; 32 bits keep the struct in a
+	// smaller size class (it is most of an idle conn's memory).
 	recvSize int32
 	sendSize int32
-	sendSeq  uint32
+	doneGen  uint32
 
 	listening    bool
 	client       bool
@@ -55,9 +53,8 @@ type Conn struct {
 	recv iobuf // nil memory until used (buffer.go)
 	send iobuf
 
-	http  *httpConn
-	tlsst *tlsState // tls_init was called (tls.go)
-	ext   *connExt  // rarely used state, allocated on first use
+	http *httpConn
+	ext  *connExt // rarely used state, allocated on first use
 }
 
 // connExt holds what most connections never use, so that an idle accepted
@@ -70,6 +67,7 @@ type connExt struct {
 	childProto func(*Conn) protocol // listener: engine for accepted children
 	proto      protocol             // WebSocket/MQTT/SNTP engine, if any (protocol.go)
 	xfer       *fileXfer            // static file body being streamed (static.go)
+	tlsst      *tlsState            // tls_init was called (tls.go)
 }
 
 // x returns the side state, allocating it on first use.
@@ -121,6 +119,20 @@ func (c *Conn) fileXfer() *fileXfer {
 func (c *Conn) setFileXfer(x *fileXfer) {
 	if x != nil || c.ext != nil {
 		c.x().xfer = x
+	}
+}
+
+// tlsSt is the TLS state once tls_init was called, else nil.
+func (c *Conn) tlsSt() *tlsState {
+	if c.ext == nil {
+		return nil
+	}
+	return c.ext.tlsst
+}
+
+func (c *Conn) setTLSSt(t *tlsState) {
+	if t != nil || c.ext != nil {
+		c.x().tlsst = t
 	}
 }
 
@@ -200,12 +212,12 @@ func (c *Conn) established() bool {
 
 // canRead: reading is allowed now (draining conns read and discard).
 func (c *Conn) canRead() bool {
-	return (c.readable || c.tlsst != nil && c.tlsst.more) && !c.peerEOF && (c.draining || !c.IsFull())
+	return (c.readable || c.tlsSt() != nil && c.tlsSt().more) && !c.peerEOF && (c.draining || !c.IsFull())
 }
 
 // pending reports work the next iteration must do without waiting.
 func (c *Conn) pending() bool {
-	if c.tlsst != nil && !c.closing && c.established() {
+	if c.tlsSt() != nil && !c.closing && c.established() {
 		return c.tlsPending()
 	}
 	if c.closing || c.draining && c.send.len() == 0 {
@@ -225,7 +237,9 @@ func (c *Conn) pending() bool {
 
 // afterQueue notes new output: the loop must write it without waiting.
 func (c *Conn) afterQueue() {
-	c.sendSeq++
+	if h := c.http; h != nil {
+		h.sendSeq++
+	}
 	c.sendSize = int32(roundIO(c.send.len()))
 	c.m.kick(c)
 }

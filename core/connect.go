@@ -180,6 +180,6 @@ func (m *Manager) finishConnect(c *Conn) {
 	}
 	m.emit(c, EvConnect, nil)
 	if !c.closed {
-		c.tls = c.tlsst != nil // downgraded unless tls_init ran (tls.go)
+		c.tls = c.tlsSt() != nil // downgraded unless tls_init ran (tls.go)
 	}
 }

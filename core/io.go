@@ -63,7 +63,7 @@ func (m *Manager) ioStep(c *Conn) {
 // receive buffer and reports whether new bytes were stored. A draining
 // conn reads and discards, so that end-of-file and resets are noticed.
 func (m *Manager) readStep(c *Conn) (got bool) {
-	if c.tlsst != nil {
+	if c.tlsSt() != nil {
 		return m.tlsReadStep(c) // tls.go
 	}
 	if c.draining {
@@ -169,7 +169,7 @@ func (m *Manager) discardInput(c *Conn) {
 // writeStep writes queued output until the kernel would block, then asks
 // epoll for writability (only then). EvWrite follows a successful write.
 func (m *Manager) writeStep(c *Conn) {
-	if c.tlsst != nil {
+	if c.tlsSt() != nil {
 		m.tlsWriteStep(c) // tls.go
 		return
 	}

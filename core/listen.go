@@ -122,7 +122,7 @@ func (m *Manager) acceptReady(l *Conn) {
 		m.emit(c, EvOpen, nil)
 		if !c.closed {
 			m.emit(c, EvAccept, nil)
-			c.tls = c.tlsst != nil // downgraded unless tls_init ran during EvAccept
+			c.tls = c.tlsSt() != nil // downgraded unless tls_init ran during EvAccept
 		}
 		if l.closed || l.closing || m.aborted {
 			return

@@ -26,7 +26,7 @@ type Manager struct {
 	mqttID uint16 // Manager-wide MQTT packet id counter (mqtt.go)
 
 	pass          []*Conn // snapshot of the list for one pass (reused)
-	gen           uint64  // pass counter
+	gen           uint32  // pass counter (wraps: a stale match only costs a non-blocking wait)
 	inPass        bool
 	inProcess     bool
 	closeDeferred bool

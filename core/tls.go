@@ -184,7 +184,7 @@ func (m *Manager) runTLS() {
 
 func (m *Manager) tlsService(t *tlsState) {
 	c := t.c
-	if c.closed || c.inClose || c.tlsst != t {
+	if c.closed || c.inClose || c.tlsSt() != t {
 		return
 	}
 	p := t.p
@@ -205,7 +205,7 @@ func (m *Manager) tlsService(t *tlsState) {
 		t.hsDone = true
 		t.more = true // records that came with the last flight
 		m.emit(c, EvTLSHS, nil)
-		if c.closed || m.aborted || c.tlsst != t {
+		if c.closed || m.aborted || c.tlsSt() != t {
 			return
 		}
 	}
@@ -248,7 +248,7 @@ func (c *Conn) TLSInit(o TLSOptions) {
 		return
 	}
 	c.tlsDrop()
-	c.tlsst = &tlsState{c: c, cfg: cfg}
+	c.setTLSSt(&tlsState{c: c, cfg: cfg})
 	c.tls = true
 	if c.established() {
 		c.m.tlsStart(c)
@@ -267,15 +267,15 @@ func (c *Conn) TLSFree() {
 }
 
 // HasTLSState reports an attached TLS state (tls_init called).
-func (c *Conn) HasTLSState() bool { return c.tlsst != nil }
+func (c *Conn) HasTLSState() bool { return c.tlsSt() != nil }
 
 // tlsDrop stops the handshake goroutine, if any, and forgets the state.
 func (c *Conn) tlsDrop() {
-	t := c.tlsst
+	t := c.tlsSt()
 	if t == nil {
 		return
 	}
-	c.tlsst = nil
+	c.setTLSSt(nil)
 	if t.p != nil {
 		t.p.Close()
 	}
@@ -287,7 +287,7 @@ func (c *Conn) tlsDrop() {
 
 // tlsStart launches the handshake on an established socket.
 func (m *Manager) tlsStart(c *Conn) {
-	t := c.tlsst
+	t := c.tlsSt()
 	t.started = true
 	p := &tlsPipe{m: m, t: t, block: true}
 	p.cond.L = &p.mu
@@ -302,7 +302,7 @@ func (m *Manager) tlsStart(c *Conn) {
 
 // tlsPending is Conn.pending for an established TLS connection.
 func (c *Conn) tlsPending() bool {
-	t := c.tlsst
+	t := c.tlsSt()
 	if !t.started {
 		return true
 	}
@@ -328,7 +328,7 @@ func (c *Conn) tlsPending() bool {
 // tlsFlushed reports that no ciphertext waits for the socket, nor a
 // close_notify that a drain still has to write (endTurn).
 func (c *Conn) tlsFlushed() bool {
-	t := c.tlsst
+	t := c.tlsSt()
 	if t == nil {
 		return true
 	}
@@ -342,7 +342,7 @@ func (c *Conn) tlsFlushed() bool {
 // layer (the handshake goroutine, or the record layer), plaintext comes
 // back into c.recv. It reports whether new plaintext was stored.
 func (m *Manager) tlsReadStep(c *Conn) (got bool) {
-	t := c.tlsst
+	t := c.tlsSt()
 	if !t.started {
 		m.tlsStart(c)
 	}
@@ -361,7 +361,7 @@ func (m *Manager) tlsReadStep(c *Conn) (got bool) {
 	if t.hsDone && !c.closed {
 		got = m.tlsDecrypt(c)
 	}
-	if !c.closed && !c.inClose && c.tlsst == t {
+	if !c.closed && !c.inClose && c.tlsSt() == t {
 		t.collect()
 		if t.woff < len(t.wbuf) && c.writable && !c.closing {
 			m.tlsFlush(c) // alerts, key updates
@@ -372,7 +372,7 @@ func (m *Manager) tlsReadStep(c *Conn) (got bool) {
 
 // tlsFill reads what the socket has into the pipe; true on a reset.
 func (m *Manager) tlsFill(c *Conn) (reset bool) {
-	t := c.tlsst
+	t := c.tlsSt()
 	p := t.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -417,7 +417,7 @@ loop:
 // tlsDecrypt runs the record layer on the loop until it needs more
 // ciphertext, within the receive limit.
 func (m *Manager) tlsDecrypt(c *Conn) (got bool) {
-	t := c.tlsst
+	t := c.tlsSt()
 	lim := m.recvLimit(c)
 	t.more = false
 	for {
@@ -460,7 +460,7 @@ func (m *Manager) tlsDecrypt(c *Conn) (got bool) {
 // c.send encrypted a window at a time, then (draining, once everything is
 // out) a close_notify. EvWrite follows a successful write of records.
 func (m *Manager) tlsWriteStep(c *Conn) {
-	t := c.tlsst
+	t := c.tlsSt()
 	if !c.writable || c.udp || c.listening {
 		return
 	}
@@ -534,7 +534,7 @@ func (m *Manager) tlsWriteStep(c *Conn) {
 
 // tlsFlush writes wbuf without encrypting anything new (no event).
 func (m *Manager) tlsFlush(c *Conn) {
-	t := c.tlsst
+	t := c.tlsSt()
 	for t.woff < len(t.wbuf) {
 		n, e := sysSend(c.fd, t.wbuf[t.woff:])
 		if n > 0 {
@@ -559,7 +559,7 @@ func (m *Manager) tlsFlush(c *Conn) {
 func (m *Manager) tlsWriteFailed(c *Conn) {
 	c.writable = false
 	c.closing = true
-	if t := c.tlsst; t != nil && !t.hsDone && !t.failed {
+	if t := c.tlsSt(); t != nil && !t.hsDone && !t.failed {
 		t.failed = true
 		c.Error("TLS handshake failed: connection reset by peer")
 	}
