@@ -1,7 +1,6 @@
 package core
 
 import (
-	"bytes"
 	"net"
 	"testing"
 )
@@ -10,52 +9,11 @@ import (
 // through the engine (client write, wait, read, parse, dispatch, reply,
 // write, client read), on one loopback connection.
 func BenchmarkKeepAliveRequest(b *testing.B) {
-	body := []byte("hello world")
-	served := 0
-	m, err := NewManager(func(c *Conn, ev Event, data any) Result {
-		if ev == EvHTTPMsg {
-			served++
-			c.Reply(200, nil, body)
-		}
-		return ResultOK
-	}, Options{Limits: DefaultLimits()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Close()
-	l, _ := m.Listen("tcp://127.0.0.1:0", ListenOptions{HTTP: true})
-	conn, err := net.Dial("tcp", l.LocalAddr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	req := []byte("GET /bench HTTP/1.1\r\nHost: x\r\nUser-Agent: bench\r\n\r\n")
-	buf := make([]byte, 4096)
-	respLen := 0
-	roundTrip := func() {
-		conn.Write(req)
-		want := served + 1
-		for served < want {
-			m.Poll(100)
-		}
-		// The reply was written in the same iteration; read it whole.
-		got := 0
-		for got < respLen || respLen == 0 {
-			n, err := conn.Read(buf[got:])
-			if err != nil {
-				b.Fatal(err)
-			}
-			got += n
-			if respLen == 0 && bytes.HasSuffix(buf[:got], body) {
-				respLen = got
-			}
-		}
-	}
-	roundTrip() // accept and warm up
+	r := newKeepAliveRig(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		roundTrip()
+		r.roundTrip()
 	}
 }
 

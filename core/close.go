@@ -26,7 +26,7 @@ func (c *Conn) Drain() {
 		h.reparse, h.pollClear = false, false
 		h.headStart, h.bodyLast = zeroTime, zeroTime
 	}
-	c.lastWrite = c.m.clock()
+	c.x().lastWrite = c.m.clock()
 	c.m.kick(c)
 }
 
@@ -69,9 +69,9 @@ func (m *Manager) closeConn(c *Conn) {
 	}
 	c.inClose = true
 	c.closing = true
-	if c.dnsCancel != nil {
-		c.dnsCancel()
-		c.dnsCancel = nil
+	if x := c.ext; x != nil && x.dnsCancel != nil {
+		x.dnsCancel()
+		x.dnsCancel = nil
 	}
 	if c.draining && c.fd >= 0 && !c.listening {
 		// A close with unread input makes the kernel send RST, which can
@@ -85,9 +85,14 @@ func (m *Manager) closeConn(c *Conn) {
 		m.httpClientParse(c, true) // close-delimited response (§2.5)
 	}
 	m.emit(c, EvClose, nil)
+	m.byID.del(c.id) // after EvClose: bindings find the conn during it
 	c.closed = true
 	c.readable, c.writable, c.seenR = false, false, false
-	c.recv.free()
-	c.send.free()
+	m.release(&c.recv)
+	m.release(&c.send)
+	if h := c.http; h != nil {
+		c.http = nil
+		m.releaseHTTP(h)
+	}
 	c.recvSize, c.sendSize = 0, 0
 }

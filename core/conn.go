@@ -1,18 +1,29 @@
 package core
 
-import "time"
+import (
+	"time"
+	"unsafe"
+)
 
 // Conn is one connection: a listener, an accepted or outbound TCP socket, or
 // a UDP socket. Every method must be called on the Manager's loop thread.
 type Conn struct {
-	// Tag is free for the binding (it keeps its wrapper object here).
-	Tag any
+	// Tag is free for the binding (it keeps its wrapper object here). A
+	// plain pointer, not an interface: 8 bytes less per connection.
+	Tag unsafe.Pointer
 
 	m          *Manager
 	id         uint64
 	fd         int
 	parent     *Conn
 	prev, next *Conn // Manager list, newest first
+
+	// Capacities as Mongoose reports them (RecvSize, SendSize) and the
+	// Manager.gen of the last finished turn; 32 bits keep the struct in a
+	// smaller size class (it is most of an idle conn's memory).
+	recvSize int32
+	sendSize int32
+	doneGen  uint32
 
 	listening    bool
 	client       bool
@@ -37,26 +48,107 @@ type Conn struct {
 	closed     bool
 	peerEOF    bool // read returned end-of-file
 
-	doneGen uint64 // Manager.gen of the last finished turn
+	local, remote sockAddr
 
-	local, remote Addr
+	recv iobuf // nil memory until used (buffer.go)
+	send iobuf
 
-	recv     iobuf
-	recvSize int
-	send     iobuf
-	sendSize int
-	sendSeq  uint64 // bumped by every queued output (HTTP 500 logic)
+	http *httpConn
+	ext  *connExt // rarely used state, allocated on first use
+}
 
-	lastWrite time.Time // drain stall detection
-	http      *httpConn
-	xfer      *fileXfer // static file body being streamed (static.go)
-	dnsCancel func()
-	dnsSeq    uint64 // bumped by each lookup and resolve_cancel (resolve.go)
-
-	proto      protocol             // WebSocket/MQTT/SNTP engine, if any (protocol.go)
-	tlsst      *tlsState            // tls_init was called (tls.go)
+// connExt holds what most connections never use, so that an idle accepted
+// connection does not pay for it.
+type connExt struct {
+	lastWrite  time.Time            // drain stall detection
+	dnsCancel  func()               // lookup in flight (resolve.go)
+	dnsSeq     uint64               // bumped by each lookup and resolve_cancel
 	host       string               // host of the connect URL (TLS name check)
 	childProto func(*Conn) protocol // listener: engine for accepted children
+	proto      protocol             // WebSocket/MQTT/SNTP engine, if any (protocol.go)
+	xfer       *fileXfer            // static file body being streamed (static.go)
+	tlsst      *tlsState            // tls_init was called (tls.go)
+}
+
+// x returns the side state, allocating it on first use.
+func (c *Conn) x() *connExt {
+	if c.ext == nil {
+		c.ext = new(connExt)
+	}
+	return c.ext
+}
+
+// lastWrite is the time of the last write while draining (zero if none).
+func (c *Conn) lastWrite() time.Time {
+	if c.ext == nil {
+		return time.Time{}
+	}
+	return c.ext.lastWrite
+}
+
+// setLastWrite records a write for the drain stall timeout, which only
+// applies to draining connections (a keep-alive conn allocates nothing).
+func (c *Conn) setLastWrite(t time.Time) {
+	if c.draining || c.ext != nil {
+		c.x().lastWrite = t
+	}
+}
+
+// protocol is the WebSocket/MQTT/SNTP engine, else nil.
+func (c *Conn) protocol() protocol {
+	if c.ext == nil {
+		return nil
+	}
+	return c.ext.proto
+}
+
+func (c *Conn) setProtocol(p protocol) {
+	if p != nil || c.ext != nil {
+		c.x().proto = p
+	}
+}
+
+// fileXfer is the static file being streamed, else nil.
+func (c *Conn) fileXfer() *fileXfer {
+	if c.ext == nil {
+		return nil
+	}
+	return c.ext.xfer
+}
+
+func (c *Conn) setFileXfer(x *fileXfer) {
+	if x != nil || c.ext != nil {
+		c.x().xfer = x
+	}
+}
+
+// tlsSt is the TLS state once tls_init was called, else nil.
+func (c *Conn) tlsSt() *tlsState {
+	if c.ext == nil {
+		return nil
+	}
+	return c.ext.tlsst
+}
+
+func (c *Conn) setTLSSt(t *tlsState) {
+	if t != nil || c.ext != nil {
+		c.x().tlsst = t
+	}
+}
+
+// host is the host name of the connect URL, else "".
+func (c *Conn) host() string {
+	if c.ext == nil {
+		return ""
+	}
+	return c.ext.host
+}
+
+// fitRecvSize keeps RecvSize at least the buffered length, rounded up.
+func (c *Conn) fitRecvSize() {
+	if n := c.recv.len(); int(c.recvSize) < n {
+		c.recvSize = int32(roundIO(n))
+	}
 }
 
 // ID is the connection id: from 1 per Manager, never reused.
@@ -94,18 +186,18 @@ func (c *Conn) IsClosed() bool { return c.closed }
 // IsHTTP reports an HTTP engine on the connection (or an HTTP listener).
 func (c *Conn) IsHTTP() bool { return c.http != nil || c.httpListener }
 
-func (c *Conn) LocalAddr() Addr  { return c.local }
-func (c *Conn) RemoteAddr() Addr { return c.remote }
+func (c *Conn) LocalAddr() Addr  { return c.local.addr() }
+func (c *Conn) RemoteAddr() Addr { return c.remote.addr() }
 
 func (c *Conn) RecvLen() int { return c.recv.len() }
 func (c *Conn) SendLen() int { return c.send.len() }
 
 // RecvSize is the receive capacity as Mongoose reports it (multiples of 16384).
-func (c *Conn) RecvSize() int { return c.recvSize }
+func (c *Conn) RecvSize() int { return int(c.recvSize) }
 
 // SendSize is the send capacity as Mongoose reports it: re-sized to the
 // length rounded up to 16384 after each append, never shrunk by writes.
-func (c *Conn) SendSize() int { return c.sendSize }
+func (c *Conn) SendSize() int { return int(c.sendSize) }
 
 // RecvData is a view of the receive buffer; callers copy.
 func (c *Conn) RecvData() []byte { return c.recv.data() }
@@ -120,12 +212,12 @@ func (c *Conn) established() bool {
 
 // canRead: reading is allowed now (draining conns read and discard).
 func (c *Conn) canRead() bool {
-	return (c.readable || c.tlsst != nil && c.tlsst.more) && !c.peerEOF && (c.draining || !c.IsFull())
+	return (c.readable || c.tlsSt() != nil && c.tlsSt().more) && !c.peerEOF && (c.draining || !c.IsFull())
 }
 
 // pending reports work the next iteration must do without waiting.
 func (c *Conn) pending() bool {
-	if c.tlsst != nil && !c.closing && c.established() {
+	if c.tlsSt() != nil && !c.closing && c.established() {
 		return c.tlsPending()
 	}
 	if c.closing || c.draining && c.send.len() == 0 {
@@ -145,7 +237,9 @@ func (c *Conn) pending() bool {
 
 // afterQueue notes new output: the loop must write it without waiting.
 func (c *Conn) afterQueue() {
-	c.sendSeq++
-	c.sendSize = roundIO(c.send.len())
+	if h := c.http; h != nil {
+		h.sendSeq++
+	}
+	c.sendSize = int32(roundIO(c.send.len()))
 	c.m.kick(c)
 }

@@ -42,7 +42,7 @@ func (m *Manager) Connect(url string, o ConnectOptions) (*Conn, error) {
 	c.client = true
 	c.udp = ep.udp
 	c.tls = ep.tls
-	c.host = ep.host
+	c.x().host = ep.host
 	if o.HTTP && !ep.udp {
 		c.http = newHTTPConn(false)
 	}
@@ -67,11 +67,12 @@ func (m *Manager) Connect(url string, o ConnectOptions) (*Conn, error) {
 // resolve looks a name up away from the loop thread.
 func (m *Manager) resolve(c *Conn, host string, port int) {
 	c.resolving = true
-	c.remote = Addr{Port: port}
+	c.remote = sockAddr{port: uint16(port)}
 	ctx, cancel := context.WithTimeout(context.Background(), dnsTimeout)
-	c.dnsCancel = cancel
-	c.dnsSeq++
-	id, seq := c.id, c.dnsSeq
+	x := c.x()
+	x.dnsCancel = cancel
+	x.dnsSeq++
+	id, seq := c.id, x.dnsSeq
 	go func() {
 		ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
 		cancel()
@@ -85,25 +86,35 @@ func (m *Manager) resolve(c *Conn, host string, port int) {
 	}()
 }
 
+// dnsSeq numbers the latest lookup (0 before any).
+func (c *Conn) dnsSeq() uint64 {
+	if c.ext == nil {
+		return 0
+	}
+	return c.ext.dnsSeq
+}
+
 // applyDNS delivers a lookup result inside Process.
 func (m *Manager) applyDNS(a dnsAnswer) {
-	c := m.byID[a.id]
-	if c == nil || c.closed || c.inClose || !c.resolving || a.seq != c.dnsSeq {
+	c := m.byID.get(a.id)
+	if c == nil || c.closed || c.inClose || !c.resolving || a.seq != c.dnsSeq() {
 		return
 	}
 	c.resolving = false
-	c.dnsCancel = nil
+	if c.ext != nil {
+		c.ext.dnsCancel = nil
+	}
 	if a.err {
 		c.Error(a.host + " DNS lookup failed")
 		return
 	}
-	m.connectTo(c, a.ip, c.remote.Port)
+	m.connectTo(c, a.ip, int(c.remote.port))
 }
 
 // connectTo sets the peer, fires EvResolve and starts the socket connect.
 func (m *Manager) connectTo(c *Conn, ip net.IP, port int) {
 	sa, v6 := sockaddrOf(ip, port)
-	c.remote = addrOf(sa)
+	c.remote = compact(addrOf(sa))
 	m.emit(c, EvResolve, nil)
 	if c.closed || c.closing {
 		return
@@ -163,12 +174,12 @@ func (m *Manager) finishConnect(c *Conn) {
 		return
 	}
 	c.connecting = false
-	c.local = localAddrOf(c.fd)
+	c.local = sockName(c.fd)
 	if m.protoConnect(c); c.closed || c.closing {
 		return
 	}
 	m.emit(c, EvConnect, nil)
 	if !c.closed {
-		c.tls = c.tlsst != nil // downgraded unless tls_init ran (tls.go)
+		c.tls = c.tlsSt() != nil // downgraded unless tls_init ran (tls.go)
 	}
 }

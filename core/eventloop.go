@@ -128,6 +128,10 @@ func (m *Manager) endProcess() {
 	m.inProcess = false
 	m.inPass = false
 	m.batching = false // in case a batcher panicked
+	if m.depth != 0 {  // likewise a handler: no handler runs now
+		m.depth = 1
+		m.handlersDone()
+	}
 	if m.aborted {
 		m.hint = true
 		for i := range m.pass {
@@ -243,7 +247,7 @@ func (m *Manager) afterPoll(c *Conn, busy *httpConn) {
 func (m *Manager) endTurn(c *Conn) {
 	c.seenR = false
 	if !c.closing {
-		empty := c.send.len() == 0 && c.xfer == nil && c.tlsFlushed() // a static transfer still runs
+		empty := c.send.len() == 0 && c.fileXfer() == nil && c.tlsFlushed() // a static transfer still runs
 		if c.draining && empty {
 			c.closing = true
 		} else if c.peerEOF && empty && (c.http == nil || !c.http.inProgress && !c.http.reparse) {

@@ -4,13 +4,14 @@ import "time"
 
 // httpConn is the HTTP engine state of one connection.
 type httpConn struct {
-	server     bool // accepted conn of an HTTP listener (else client side)
-	inProgress bool // "response in progress" (§7.4)
-	inMsg      bool // EvHTTPMsg is being dispatched
-	reparse    bool // response finished outside EvHTTPMsg: parse buffered requests
-	pollClear  bool // ... and it happened during POLL: synthetic EvRead (§2.2 3.2)
-	hdrsSent   bool // EvHTTPHdrs delivered for the message at the parse position
-	need       int  // known size of that message (bounds the receive buffer)
+	server     bool   // accepted conn of an HTTP listener (else client side)
+	inProgress bool   // "response in progress" (§7.4)
+	inMsg      bool   // EvHTTPMsg is being dispatched
+	reparse    bool   // response finished outside EvHTTPMsg: parse buffered requests
+	pollClear  bool   // ... and it happened during POLL: synthetic EvRead (§2.2 3.2)
+	hdrsSent   bool   // EvHTTPHdrs delivered for the message at the parse position
+	need       int    // known size of that message (bounds the receive buffer)
+	sendSeq    uint32 // bumped by every queued output (the 500 of a failed handler)
 	headStart  time.Time
 	bodyLast   time.Time
 	msg        HTTPMessage
@@ -20,7 +21,8 @@ type httpConn struct {
 }
 
 func newHTTPConn(server bool) *httpConn {
-	h := &httpConn{server: server}
+	h := httpPool.Get().(*httpConn) // recycle.go
+	*h = httpConn{server: server}
 	h.msg.Headers = h.hdrs[:0]
 	return h
 }
@@ -132,7 +134,7 @@ func (m *Manager) httpServe(c *Conn, progress bool) (parsed bool) {
 		connClose := hi.connClose
 		h.inProgress = true
 		h.inMsg = true
-		seq := c.sendSeq
+		seq := h.sendSeq
 		r := m.emit(c, EvHTTPMsg, &h.msg)
 		h.inMsg = false
 		h.hdrsSent = false
@@ -140,7 +142,7 @@ func (m *Manager) httpServe(c *Conn, progress bool) (parsed bool) {
 		if c.closed {
 			break
 		}
-		if r == ResultException && h.inProgress && c.sendSeq == seq && !c.closing {
+		if r == ResultException && h.inProgress && h.sendSeq == seq && !c.closing {
 			// §7.6: the handler failed before starting a response.
 			appendReply(c, 500, []byte{}, nil)
 			h.inProgress = false

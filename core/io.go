@@ -38,7 +38,7 @@ func (m *Manager) ioStep(c *Conn) {
 		}
 		read = got || synthetic || parsed
 	}
-	if p := c.proto; p != nil && got && !c.draining && !c.closing {
+	if p := c.protocol(); p != nil && got && !c.draining && !c.closing {
 		p.onRead(m, c)
 		if c.closed || m.aborted {
 			return
@@ -51,7 +51,7 @@ func (m *Manager) ioStep(c *Conn) {
 		}
 	}
 	if !c.closing {
-		if c.xfer != nil {
+		if c.fileXfer() != nil {
 			m.xferStep(c) // static.go
 		} else {
 			m.writeStep(c)
@@ -63,7 +63,7 @@ func (m *Manager) ioStep(c *Conn) {
 // receive buffer and reports whether new bytes were stored. A draining
 // conn reads and discards, so that end-of-file and resets are noticed.
 func (m *Manager) readStep(c *Conn) (got bool) {
-	if c.tlsst != nil {
+	if c.tlsSt() != nil {
 		return m.tlsReadStep(c) // tls.go
 	}
 	if c.draining {
@@ -107,15 +107,13 @@ loop:
 			break loop
 		}
 	}
-	if c.recvSize < c.recv.len() {
-		c.recvSize = roundIO(c.recv.len())
-	}
+	c.fitRecvSize()
 	return got
 }
 
 // growRecvSize mimics Mongoose's receive buffer growth for RecvSize.
 func (c *Conn) growRecvSize() {
-	if c.recvSize-c.recv.len() < ioSize {
+	if int(c.recvSize)-c.recv.len() < ioSize {
 		c.recvSize += ioSize
 	}
 }
@@ -134,7 +132,7 @@ func (m *Manager) recvLimit(c *Conn) int {
 			lim += m.lim.MaxHeadSize
 		}
 	}
-	if p, ok := c.proto.(interface{ recvNeed() int }); ok {
+	if p, ok := c.protocol().(interface{ recvNeed() int }); ok {
 		lim += p.recvNeed() // the message being received has its own limit
 	}
 	return lim
@@ -171,7 +169,7 @@ func (m *Manager) discardInput(c *Conn) {
 // writeStep writes queued output until the kernel would block, then asks
 // epoll for writability (only then). EvWrite follows a successful write.
 func (m *Manager) writeStep(c *Conn) {
-	if c.tlsst != nil {
+	if c.tlsSt() != nil {
 		m.tlsWriteStep(c) // tls.go
 		return
 	}
@@ -204,7 +202,7 @@ func (m *Manager) writeStep(c *Conn) {
 		break
 	}
 	if total > 0 {
-		c.lastWrite = m.now
+		c.setLastWrite(m.now)
 		m.emit(c, EvWrite, nil)
 	}
 }
@@ -225,7 +223,7 @@ func (m *Manager) checkTimeouts(c *Conn) {
 	now := m.now
 	st := time.Duration(m.lim.StallTimeoutMs) * time.Millisecond
 	if c.draining {
-		if st > 0 && c.send.len() > 0 && !c.lastWrite.IsZero() && now.Sub(c.lastWrite) >= st {
+		if st > 0 && c.send.len() > 0 && !c.lastWrite().IsZero() && now.Sub(c.lastWrite()) >= st {
 			c.Error("drain timeout")
 		}
 		return
@@ -249,8 +247,8 @@ func (m *Manager) connDeadline(c *Conn) time.Time {
 	var d time.Time
 	st := time.Duration(m.lim.StallTimeoutMs) * time.Millisecond
 	if c.draining {
-		if st > 0 && c.send.len() > 0 && !c.lastWrite.IsZero() {
-			d = c.lastWrite.Add(st)
+		if lw := c.lastWrite(); st > 0 && c.send.len() > 0 && !lw.IsZero() {
+			d = lw.Add(st)
 		}
 		return d
 	}

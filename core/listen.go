@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 
@@ -72,9 +71,9 @@ func (m *Manager) Listen(url string, o ListenOptions) (*Conn, error) {
 	c.udp = ep.udp
 	c.tls = ep.tls
 	c.httpListener = o.HTTP && !ep.udp
-	c.local = localAddrOf(fd)
+	c.local = sockName(fd)
 	if LogEnabled(LogDebug) {
-		logf(LogDebug, "%d listening on %s", c.id, c.local)
+		logf(LogDebug, "%d listening on %s", c.id, c.LocalAddr())
 	}
 	if o.Init != nil {
 		o.Init(c)
@@ -89,10 +88,9 @@ func (m *Manager) Listen(url string, o ListenOptions) (*Conn, error) {
 // now, and its first POLL/READ in the next iteration.
 func (m *Manager) acceptReady(l *Conn) {
 	for i := 0; i < acceptPerTurn && l.readable; i++ {
-		nfd, sa, err := unix.Accept4(l.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-		if err != nil {
-			var e unix.Errno
-			if errors.As(err, &e) && (e == unix.EINTR || e == unix.ECONNABORTED) {
+		nfd, remote, e := accept4(l.fd)
+		if e != 0 {
+			if e == unix.EINTR || e == unix.ECONNABORTED {
 				continue
 			}
 			l.readable = false // EAGAIN, or out of descriptors: wait for the next edge
@@ -107,21 +105,24 @@ func (m *Manager) acceptReady(l *Conn) {
 		c.parent = l
 		c.tls = l.tls
 		c.writable = true
-		c.local = localAddrOf(nfd) // its own address, not the listener's (API.md §19.1)
-		c.remote = addrOf(sa)
+		c.local = l.local
+		if l.local.unspecified() {
+			c.local = sockName(nfd) // its own address, not the listener's (API.md §19.1)
+		}
+		c.remote = remote
 		if LogEnabled(LogDebug) {
-			logf(LogDebug, "%d accepted %s -> %s", c.id, c.remote, c.local)
+			logf(LogDebug, "%d accepted %s -> %s", c.id, c.RemoteAddr(), c.LocalAddr())
 		}
 		if l.httpListener {
 			c.http = newHTTPConn(true)
 		}
-		if l.childProto != nil {
-			c.proto = l.childProto(c)
+		if x := l.ext; x != nil && x.childProto != nil {
+			c.setProtocol(x.childProto(c))
 		}
 		m.emit(c, EvOpen, nil)
 		if !c.closed {
 			m.emit(c, EvAccept, nil)
-			c.tls = c.tlsst != nil // downgraded unless tls_init ran during EvAccept
+			c.tls = c.tlsSt() != nil // downgraded unless tls_init ran during EvAccept
 		}
 		if l.closed || l.closing || m.aborted {
 			return

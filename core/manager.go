@@ -1,7 +1,9 @@
 package core
 
 import (
+	"cmp"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,15 +18,15 @@ type Manager struct {
 	wakeOn bool
 	p      *poller
 
-	head   *Conn // connection list, newest first
-	byID   map[uint64]*Conn
+	head   *Conn   // connection list, newest first
+	byID   idTable // live conns by id (idtable.go)
 	fds    []*Conn // fd -> conn, for readiness bookkeeping
 	nextID uint64
 	timers []*Timer
 	mqttID uint16 // Manager-wide MQTT packet id counter (mqtt.go)
 
 	pass          []*Conn // snapshot of the list for one pass (reused)
-	gen           uint64  // pass counter
+	gen           uint32  // pass counter (wraps: a stale match only costs a non-blocking wait)
 	inPass        bool
 	inProcess     bool
 	closeDeferred bool
@@ -37,10 +39,13 @@ type Manager struct {
 	batchStop  uint32      // set during it: stop after the running handler
 	batchKicks []*Conn     // kick() calls during it, replayed afterwards
 
-	hint         bool      // work is pending: the next Wait must not block
-	now          time.Time // clock of the running Process
-	nextDeadline time.Time // earliest connection deadline seen by the last pass
-	scratch      []byte    // sink for bytes a draining conn discards
+	hint         bool        // work is pending: the next Wait must not block
+	now          time.Time   // clock of the running Process
+	nextDeadline time.Time   // earliest connection deadline seen by the last pass
+	scratch      []byte      // sink for bytes a draining conn discards
+	spare        []*ioMem    // freed conns' buffers, recycled when no handler runs (recycle.go)
+	spareHTTP    []*httpConn // freed conns' HTTP state, likewise
+	depth        int         // handlers running (nested emits, a batcher call)
 
 	// Cross-thread queues (wakeups, DNS answers), guarded by mu.
 	mu        sync.Mutex
@@ -68,7 +73,6 @@ func NewManager(d Dispatcher, opts Options) (*Manager, error) {
 		lim:    opts.Limits,
 		wakeOn: opts.EnableWakeup,
 		p:      p,
-		byID:   make(map[uint64]*Conn),
 		nextID: 1,
 	}
 	if m.wakeOn {
@@ -103,8 +107,21 @@ func (m *Manager) Conns() []*Conn {
 	return out
 }
 
-// ConnByID returns the live connection with that id, or nil.
-func (m *Manager) ConnByID(id uint64) *Conn { return m.byID[id] }
+// ConnsByID returns the connections ConnByID finds, in id order.
+func (m *Manager) ConnsByID() []*Conn {
+	out := make([]*Conn, 0, m.byID.n)
+	for _, c := range m.byID.slots {
+		if c != nil {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Conn) int { return cmp.Compare(a.id, b.id) })
+	return out
+}
+
+// ConnByID returns the connection with that id, or nil once its EvClose has
+// been delivered (during EvClose it is still found).
+func (m *Manager) ConnByID(id uint64) *Conn { return m.byID.get(id) }
 
 // kick records that c has work the loop must do without waiting. A conn the
 // running pass has not visited yet will do it in its turn anyway.
@@ -133,12 +150,23 @@ func (m *Manager) emit(c *Conn, ev Event, data any) Result {
 	if m.d == nil {
 		return ResultOK
 	}
+	m.depth++
 	r := m.d(c, ev, data)
+	m.handlersDone()
 	if r == ResultAbort {
 		m.aborted = true
 		m.batchStop = 1
 	}
 	return r
+}
+
+// handlersDone ends a handler call (an emit or a batcher call); the
+// outermost one hands what closed conns released to the pools.
+func (m *Manager) handlersDone() {
+	m.depth--
+	if m.depth == 0 && len(m.spare)+len(m.spareHTTP) > 0 {
+		m.recycle()
+	}
 }
 
 // newConn creates a connection object and links it at the head of the list.
@@ -153,17 +181,34 @@ func (m *Manager) newConn(fd int) *Conn {
 		m.head.prev = c
 	}
 	m.head = c
-	m.byID[c.id] = c
+	m.byID.put(c)
+	if cap(m.pass) < m.byID.n {
+		m.pass = grow(m.pass, m.byID.n) // same contents: safe during a pass
+	}
 	if fd >= 0 {
 		m.setFd(c, fd)
 	}
 	return c
 }
 
+// grow returns s with room for at least n elements, doubling: append grows
+// large slices by 1.25x, which while thousands of connections arrive leaves
+// about four times the final table as garbage (resident memory per
+// connection); the unused tail of a fresh doubled table is never touched.
+func grow(s []*Conn, n int) []*Conn {
+	if n <= cap(s) {
+		return s
+	}
+	ns := make([]*Conn, len(s), max(2*cap(s), n, 64))
+	copy(ns, s)
+	return ns
+}
+
 func (m *Manager) setFd(c *Conn, fd int) {
 	c.fd = fd
-	for fd >= len(m.fds) {
-		m.fds = append(m.fds, nil)
+	if fd >= len(m.fds) {
+		m.fds = grow(m.fds, fd+1)
+		m.fds = m.fds[:cap(m.fds)]
 	}
 	m.fds[fd] = c
 }
@@ -179,7 +224,6 @@ func (m *Manager) unlink(c *Conn) {
 		c.next.prev = c.prev
 	}
 	c.prev, c.next = nil, nil
-	delete(m.byID, c.id)
 	if c.fd >= 0 {
 		if c.fd < len(m.fds) && m.fds[c.fd] == c {
 			m.fds[c.fd] = nil

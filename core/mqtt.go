@@ -32,12 +32,12 @@ type mqttConn struct {
 
 // IsMQTT reports whether the connection runs the MQTT engine.
 func (c *Conn) IsMQTT() bool {
-	_, ok := c.proto.(*mqttConn)
+	_, ok := c.protocol().(*mqttConn)
 	return ok
 }
 
 func (c *Conn) mqtt() *mqttConn {
-	mc, _ := c.proto.(*mqttConn)
+	mc, _ := c.protocol().(*mqttConn)
 	return mc
 }
 
@@ -142,7 +142,7 @@ func (mc *mqttConn) queue(c *Conn, pkt []byte) {
 func (m *Manager) MQTTConnect(url string, o MQTTConnectOptions, init func(c *Conn)) (*Conn, error) {
 	mc := &mqttConn{keepalive: time.Duration(o.Keepalive) * time.Second}
 	c, err := m.Connect(url, ConnectOptions{Init: func(c *Conn) {
-		c.proto = mc
+		c.setProtocol(mc)
 		if init != nil {
 			init(c)
 		}

@@ -33,7 +33,7 @@ func (m *Manager) quietRun(i int) int {
 // progress, no HTTP response pending, no timeout due.
 func (m *Manager) quiet(c *Conn) bool {
 	if c.closed || c.inClose || c.readable || c.seenR || c.closing || c.draining || c.peerEOF ||
-		c.connecting || c.tlsst != nil || c.xfer != nil || c.send.len() > 0 && c.writable {
+		c.connecting || c.tlsSt() != nil || c.fileXfer() != nil || c.send.len() > 0 && c.writable {
 		return false
 	}
 	if h := c.http; h != nil {
@@ -58,7 +58,9 @@ func (m *Manager) quiet(c *Conn) bool {
 func (m *Manager) pollBatch(run []*Conn) int {
 	m.batching = true
 	m.batchStop = 0
+	m.depth++ // the batcher runs handlers: released memory waits for its end
 	n, aborted := m.batcher(run, &m.batchStop)
+	m.handlersDone()
 	m.batching = false
 	if aborted {
 		m.aborted = true

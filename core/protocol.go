@@ -11,4 +11,4 @@ type protocol interface {
 
 // setChildProtocol makes every connection that listener l accepts from now
 // on start with the engine made by f (e.g. MQTT for mqtt_listen).
-func (l *Conn) setChildProtocol(f func(*Conn) protocol) { l.childProto = f }
+func (l *Conn) setChildProtocol(f func(*Conn) protocol) { l.x().childProto = f }

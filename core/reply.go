@@ -37,10 +37,11 @@ func (c *Conn) sendDatagram(b []byte) error {
 	}
 	var err error
 	if c.listening {
-		if c.remote.Port == 0 && c.remote.IP == nil {
+		if c.remote.port == 0 && !c.remote.hasIP() {
 			return ErrSendFailed
 		}
-		sa, _ := sockaddrOf(c.remote.IP, c.remote.Port)
+		ra := c.remote.addr()
+		sa, _ := sockaddrOf(ra.IP, ra.Port)
 		err = unix.Sendto(c.fd, b, unix.MSG_NOSIGNAL, sa)
 	} else if _, e := sysSend(c.fd, b); e != 0 {
 		err = e
@@ -48,8 +49,8 @@ func (c *Conn) sendDatagram(b []byte) error {
 	if err != nil {
 		return ErrSendFailed
 	}
-	if c.local.Port == 0 {
-		c.local = localAddrOf(c.fd)
+	if c.local.port == 0 {
+		c.local = sockName(c.fd)
 	}
 	c.m.emit(c, EvWrite, nil)
 	return nil

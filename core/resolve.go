@@ -36,7 +36,7 @@ func (c *Conn) Resolve(url string) {
 			ip = pickIP(ips)
 		}
 		sa, _ := sockaddrOf(ip, ep.port)
-		c.remote = addrOf(sa)
+		c.remote = compact(addrOf(sa))
 		m.emit(c, EvResolve, nil)
 		return
 	}
@@ -64,11 +64,12 @@ func (c *Conn) IsResolving() bool { return !c.closed && c.resolving }
 
 // stopDNS cancels the lookup in flight; its answer will not match dnsSeq.
 func (c *Conn) stopDNS() {
-	if c.dnsCancel != nil {
-		c.dnsCancel()
-		c.dnsCancel = nil
+	x := c.x()
+	if x.dnsCancel != nil {
+		x.dnsCancel()
+		x.dnsCancel = nil
 	}
-	c.dnsSeq++
+	x.dnsSeq++
 }
 
 // dropSocket closes the socket of a connection about to be re-targeted by
@@ -86,5 +87,5 @@ func (m *Manager) dropSocket(c *Conn) {
 	c.fd = -1
 	c.connecting, c.readable, c.writable, c.sockErr = false, false, false, false
 	c.peerShut, c.epollOut, c.seenR, c.peerEOF = false, false, false, false
-	c.local = Addr{}
+	c.local = sockAddr{}
 }

@@ -49,7 +49,7 @@ func TestResolveHostNameAndCancel(t *testing.T) {
 	d.client = true
 	d.Resolve("tcp://" + name + ":" + port)
 	d.ResolveCancel()
-	seq := d.dnsSeq
+	seq := d.ext.dnsSeq
 	h.m.post(func() { h.m.dnsQ = append(h.m.dnsQ, dnsAnswer{id: d.id, seq: seq - 1, host: name, err: true}) })
 	for i := 0; i < 5; i++ {
 		h.pollOnce(5)

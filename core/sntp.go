@@ -33,7 +33,7 @@ type connectHook interface {
 
 // protoConnect runs the engine's connect hook, if any.
 func (m *Manager) protoConnect(c *Conn) {
-	if h, ok := c.proto.(connectHook); ok {
+	if h, ok := c.protocol().(connectHook); ok {
 		h.onConnect(m, c)
 	}
 }
@@ -58,7 +58,7 @@ func (m *Manager) SNTPConnect(url string, o ConnectOptions) (*Conn, error) {
 	init := o.Init
 	o.HTTP = false
 	o.Init = func(c *Conn) {
-		c.proto = &sntpProto{}
+		c.setProtocol(&sntpProto{})
 		m.TimerAdd(sntpLifetime, false, false, func() Result {
 			if !c.closed && !c.inClose && !c.closing {
 				c.closing = true
@@ -85,7 +85,7 @@ func (c *Conn) SNTPRequest() error {
 		return nil
 	}
 	now := time.Now().UnixMilli()
-	if p, ok := c.proto.(*sntpProto); ok {
+	if p, ok := c.protocol().(*sntpProto); ok {
 		p.sent = now
 	}
 	c.Send(SNTPRequestPacket(now))

@@ -353,14 +353,14 @@ func (c *Conn) serveFile(hm *HTTPMessage, path, realRoot, page404 string, o Serv
 			return
 		}
 	}
-	if c.xfer != nil {
-		c.xfer.f.Close()
+	if c.fileXfer() != nil {
+		c.fileXfer().f.Close()
 	}
 	connClose := false
 	if v, ok := hm.Header("Connection"); ok {
 		connClose = equalFoldBS(v, "close")
 	}
-	c.xfer = &fileXfer{f: f, left: cl, connClose: connClose}
+	c.setFileXfer(&fileXfer{f: f, left: cl, connClose: connClose})
 	c.xferFill()
 }
 
@@ -423,7 +423,7 @@ func parseRange(v []byte, size int64) (r1, r2 int64, status int) {
 // the last byte is queued the response is finished (§7.4), and a request
 // that asked for Connection: close drains.
 func (c *Conn) xferFill() {
-	x := c.xfer
+	x := c.fileXfer()
 	if x == nil {
 		return
 	}
@@ -464,8 +464,8 @@ func (c *Conn) xferFill() {
 
 // xferStop ends the transfer and closes the file.
 func (c *Conn) xferStop() {
-	if x := c.xfer; x != nil {
-		c.xfer = nil
+	if x := c.fileXfer(); x != nil {
+		c.setFileXfer(nil)
 		x.f.Close()
 	}
 }
@@ -474,7 +474,7 @@ func (c *Conn) xferStop() {
 // fill and write until the socket would block or the file is done, a
 // bounded number of rounds per turn.
 func (m *Manager) xferStep(c *Conn) {
-	for i := 0; i < xferMaxSteps && c.xfer != nil; i++ {
+	for i := 0; i < xferMaxSteps && c.fileXfer() != nil; i++ {
 		c.xferFill()
 		m.writeStep(c)
 		if c.closed || c.closing || m.aborted || !c.writable {

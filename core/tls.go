@@ -184,7 +184,7 @@ func (m *Manager) runTLS() {
 
 func (m *Manager) tlsService(t *tlsState) {
 	c := t.c
-	if c.closed || c.inClose || c.tlsst != t {
+	if c.closed || c.inClose || c.tlsSt() != t {
 		return
 	}
 	p := t.p
@@ -205,7 +205,7 @@ func (m *Manager) tlsService(t *tlsState) {
 		t.hsDone = true
 		t.more = true // records that came with the last flight
 		m.emit(c, EvTLSHS, nil)
-		if c.closed || m.aborted || c.tlsst != t {
+		if c.closed || m.aborted || c.tlsSt() != t {
 			return
 		}
 	}
@@ -242,13 +242,13 @@ func (c *Conn) TLSInit(o TLSOptions) {
 		c.Error("TLS is not supported on UDP")
 		return
 	}
-	cfg, err := cachedTLSConfig(o, !c.client, c.host)
+	cfg, err := cachedTLSConfig(o, !c.client, c.host())
 	if err != nil {
 		c.Error(err.Error())
 		return
 	}
 	c.tlsDrop()
-	c.tlsst = &tlsState{c: c, cfg: cfg}
+	c.setTLSSt(&tlsState{c: c, cfg: cfg})
 	c.tls = true
 	if c.established() {
 		c.m.tlsStart(c)
@@ -267,15 +267,15 @@ func (c *Conn) TLSFree() {
 }
 
 // HasTLSState reports an attached TLS state (tls_init called).
-func (c *Conn) HasTLSState() bool { return c.tlsst != nil }
+func (c *Conn) HasTLSState() bool { return c.tlsSt() != nil }
 
 // tlsDrop stops the handshake goroutine, if any, and forgets the state.
 func (c *Conn) tlsDrop() {
-	t := c.tlsst
+	t := c.tlsSt()
 	if t == nil {
 		return
 	}
-	c.tlsst = nil
+	c.setTLSSt(nil)
 	if t.p != nil {
 		t.p.Close()
 	}
@@ -287,7 +287,7 @@ func (c *Conn) tlsDrop() {
 
 // tlsStart launches the handshake on an established socket.
 func (m *Manager) tlsStart(c *Conn) {
-	t := c.tlsst
+	t := c.tlsSt()
 	t.started = true
 	p := &tlsPipe{m: m, t: t, block: true}
 	p.cond.L = &p.mu
@@ -302,12 +302,12 @@ func (m *Manager) tlsStart(c *Conn) {
 
 // tlsPending is Conn.pending for an established TLS connection.
 func (c *Conn) tlsPending() bool {
-	t := c.tlsst
+	t := c.tlsSt()
 	if !t.started {
 		return true
 	}
 	flushed := t.woff >= len(t.wbuf)
-	if c.draining && c.send.len() == 0 && c.xfer == nil && flushed {
+	if c.draining && c.send.len() == 0 && c.fileXfer() == nil && flushed {
 		return true // close (after a close_notify once the handshake is done)
 	}
 	if !flushed {
@@ -328,7 +328,7 @@ func (c *Conn) tlsPending() bool {
 // tlsFlushed reports that no ciphertext waits for the socket, nor a
 // close_notify that a drain still has to write (endTurn).
 func (c *Conn) tlsFlushed() bool {
-	t := c.tlsst
+	t := c.tlsSt()
 	if t == nil {
 		return true
 	}
@@ -342,7 +342,7 @@ func (c *Conn) tlsFlushed() bool {
 // layer (the handshake goroutine, or the record layer), plaintext comes
 // back into c.recv. It reports whether new plaintext was stored.
 func (m *Manager) tlsReadStep(c *Conn) (got bool) {
-	t := c.tlsst
+	t := c.tlsSt()
 	if !t.started {
 		m.tlsStart(c)
 	}
@@ -361,7 +361,7 @@ func (m *Manager) tlsReadStep(c *Conn) (got bool) {
 	if t.hsDone && !c.closed {
 		got = m.tlsDecrypt(c)
 	}
-	if !c.closed && !c.inClose && c.tlsst == t {
+	if !c.closed && !c.inClose && c.tlsSt() == t {
 		t.collect()
 		if t.woff < len(t.wbuf) && c.writable && !c.closing {
 			m.tlsFlush(c) // alerts, key updates
@@ -372,7 +372,7 @@ func (m *Manager) tlsReadStep(c *Conn) (got bool) {
 
 // tlsFill reads what the socket has into the pipe; true on a reset.
 func (m *Manager) tlsFill(c *Conn) (reset bool) {
-	t := c.tlsst
+	t := c.tlsSt()
 	p := t.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -417,7 +417,7 @@ loop:
 // tlsDecrypt runs the record layer on the loop until it needs more
 // ciphertext, within the receive limit.
 func (m *Manager) tlsDecrypt(c *Conn) (got bool) {
-	t := c.tlsst
+	t := c.tlsSt()
 	lim := m.recvLimit(c)
 	t.more = false
 	for {
@@ -452,9 +452,7 @@ func (m *Manager) tlsDecrypt(c *Conn) (got bool) {
 		}
 		break
 	}
-	if c.recvSize < c.recv.len() {
-		c.recvSize = roundIO(c.recv.len())
-	}
+	c.fitRecvSize()
 	return got
 }
 
@@ -462,7 +460,7 @@ func (m *Manager) tlsDecrypt(c *Conn) (got bool) {
 // c.send encrypted a window at a time, then (draining, once everything is
 // out) a close_notify. EvWrite follows a successful write of records.
 func (m *Manager) tlsWriteStep(c *Conn) {
-	t := c.tlsst
+	t := c.tlsSt()
 	if !c.writable || c.udp || c.listening {
 		return
 	}
@@ -482,7 +480,7 @@ func (m *Manager) tlsWriteStep(c *Conn) {
 				break
 			}
 			if c.send.len() == 0 {
-				if c.draining && !t.notify && c.xfer == nil {
+				if c.draining && !t.notify && c.fileXfer() == nil {
 					t.notify = true
 					t.tc.CloseWrite()
 					t.collect()
@@ -527,7 +525,7 @@ func (m *Manager) tlsWriteStep(c *Conn) {
 		break
 	}
 	if total > 0 {
-		c.lastWrite = m.now
+		c.setLastWrite(m.now)
 		if t.hsDone {
 			m.emit(c, EvWrite, nil)
 		}
@@ -536,12 +534,12 @@ func (m *Manager) tlsWriteStep(c *Conn) {
 
 // tlsFlush writes wbuf without encrypting anything new (no event).
 func (m *Manager) tlsFlush(c *Conn) {
-	t := c.tlsst
+	t := c.tlsSt()
 	for t.woff < len(t.wbuf) {
 		n, e := sysSend(c.fd, t.wbuf[t.woff:])
 		if n > 0 {
 			t.woff += n
-			c.lastWrite = m.clock()
+			c.setLastWrite(m.clock())
 			continue
 		}
 		if e == unix.EINTR {
@@ -561,7 +559,7 @@ func (m *Manager) tlsFlush(c *Conn) {
 func (m *Manager) tlsWriteFailed(c *Conn) {
 	c.writable = false
 	c.closing = true
-	if t := c.tlsst; t != nil && !t.hsDone && !t.failed {
+	if t := c.tlsSt(); t != nil && !t.hsDone && !t.failed {
 		t.failed = true
 		c.Error("TLS handshake failed: connection reset by peer")
 	}

@@ -38,12 +38,10 @@ func (m *Manager) readDatagrams(c *Conn) (got bool) {
 		c.recv.commit(n)
 		got = true
 		if c.listening && from != nil {
-			c.remote = addrOf(from)
+			c.remote = compact(addrOf(from))
 		}
 		break
 	}
-	if c.recvSize < c.recv.len() {
-		c.recvSize = roundIO(c.recv.len())
-	}
+	c.fitRecvSize()
 	return got
 }

@@ -73,7 +73,7 @@ func (c *Conn) WSUpgrade(msg *HTTPMessage, extra []byte) {
 	q.writeString("\r\n")
 	c.afterQueue()
 	c.http = nil // the HTTP engine stops; httpServe notices (c.http != h)
-	c.proto = &wsConn{server: c.parent != nil}
+	c.setProtocol(&wsConn{server: c.parent != nil})
 	c.websocket = true
 	c.m.emit(c, EvWSOpen, msg)
 }
@@ -85,7 +85,7 @@ func (m *Manager) WSConnect(url string, o ConnectOptions) (*Conn, error) {
 	c, err := m.Connect(url, ConnectOptions{Init: func(c *Conn) {
 		w := &wsConn{handshake: true}
 		w.msg.Headers = w.hdrs[:0]
-		c.proto = w
+		c.setProtocol(w)
 		if init != nil {
 			init(c)
 		}

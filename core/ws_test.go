@@ -482,7 +482,7 @@ func FuzzWSFrame(f *testing.F) {
 		c := m.newConn(-1)
 		w := &wsConn{server: mode&1 == 0, handshake: mode&2 != 0}
 		w.msg.Headers = w.hdrs[:0]
-		c.proto = w
+		c.setProtocol(w)
 		c.client = !w.server
 		c.recv.write(data)
 		delivered = 0

@@ -30,7 +30,7 @@ func recoverTo(err *error) {
 func NewManager(enableWakeup bool, maxRecvSize, maxHeadSize, maxHeaders, maxBodySize, maxMessageSize,
 	headTimeoutMs, stallTimeoutMs, sendHighWater int) (id int64, err error) {
 	defer recoverTo(&err)
-	pm := &pyManager{conns: map[uint64]*core.Conn{}, timers: map[int64]*core.Timer{}}
+	pm := &pyManager{timers: map[int64]*core.Timer{}}
 	opts := core.Options{EnableWakeup: enableWakeup, Limits: core.Limits{
 		MaxRecvSize: maxRecvSize, MaxHeadSize: maxHeadSize, MaxHeaders: maxHeaders,
 		MaxBodySize: maxBodySize, MaxMessageSize: maxMessageSize, HeadTimeoutMs: headTimeoutMs,

@@ -14,8 +14,9 @@ import (
 var panicInTimer atomic.Bool
 
 // DebugStats reports what the binding holds: running goroutines, live
-// Managers, and the connection and timer handles of all of them, as
-// "goroutines=N managers=N conns=N timers=N".
+// Managers, and the connection handles (engine entries by id plus wrapper
+// references) and timer handles of all of them, as
+// "goroutines=N managers=N conns=N timers=N". Call it on the poll thread.
 func DebugStats() (s string, err error) {
 	defer recoverTo(&err)
 	managers, conns, timers := 0, 0, 0

@@ -22,7 +22,7 @@ func bytesPtr(b []byte) *C.char {
 // accepted connection starts with its listener's handler; one created by
 // listen()/connect() with the handler= of that call.
 func (pm *pyManager) wrapper(c *core.Conn) *C.PyObject {
-	if w, ok := c.Tag.(*C.PyObject); ok {
+	if w := (*C.PyObject)(c.Tag); w != nil {
 		return w
 	}
 	if pm.core == nil {
@@ -30,14 +30,13 @@ func (pm *pyManager) wrapper(c *core.Conn) *C.PyObject {
 	}
 	var parent *C.PyObject
 	if p := c.Parent(); p != nil {
-		parent, _ = p.Tag.(*C.PyObject)
+		parent = (*C.PyObject)(p.Tag)
 	}
 	w := C.pmg_wrap(pm.core, C.longlong(pm.id), C.ulonglong(c.ID()), parent)
 	if w == nil {
 		return nil
 	}
-	c.Tag = w
-	pm.conns[c.ID()] = c
+	c.Tag = unsafe.Pointer(w)
 	return w
 }
 
@@ -78,7 +77,6 @@ func (pm *pyManager) dispatch(c *core.Conn, ev core.Event, data any) core.Result
 	}
 	if ev == core.EvClose {
 		// native.c has invalidated the wrapper and dropped its reference.
-		delete(pm.conns, c.ID())
 		c.Tag = nil
 	}
 	return core.Result(rc)
@@ -90,8 +88,8 @@ func (pm *pyManager) dispatch(c *core.Conn, ev core.Event, data any) core.Result
 func (pm *pyManager) pollBatch(conns []*core.Conn, stop *uint32) (int, bool) {
 	buf := pm.polls[:0]
 	for _, c := range conns {
-		w, ok := c.Tag.(*C.PyObject) // wrapper's fast path, inlined
-		if !ok {
+		w := (*C.PyObject)(c.Tag) // wrapper's fast path, inlined
+		if w == nil {
 			w = pm.wrapper(c)
 		}
 		buf = append(buf, uintptr(unsafe.Pointer(w)))

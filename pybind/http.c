@@ -52,7 +52,7 @@ static PyObject *http_serve(ConnObject *cn, int dir, PyObject *msg_o, PyObject *
         return NULL;
     if (cn->id == 0 || pmg_forked())
         return http_not_open(cn);
-    int rc = pmg_http_serve(cn->mid, cn->id, dir, (char *)m->head, m->head_len, (char *)path, pn,
+    int rc = pmg_http_serve(CONN_MID(cn), cn->id, dir, (char *)m->head, m->head_len, (char *)path, pn,
                             (char *)extra, en, (char *)mime, mn, (char *)p404, qn);
     if (rc == -1)
         return pmg_closed_error();
@@ -94,7 +94,7 @@ static PyObject *conn_http_sse(ConnObject *cn, PyObject *args, PyObject *kw) {
         return NULL;
     if (cn->id == 0 || pmg_forked())
         return http_not_open(cn);
-    if (pmg_http_sse(cn->mid, cn->id, (char *)ev, en, (char *)data, dn) != 0)
+    if (pmg_http_sse(CONN_MID(cn), cn->id, (char *)ev, en, (char *)data, dn) != 0)
         return pmg_closed_error();
     Py_RETURN_NONE;
 }
@@ -113,7 +113,7 @@ static PyObject *conn_http_basic_auth(ConnObject *cn, PyObject *args, PyObject *
         return NULL;
     if (cn->id == 0 || pmg_forked())
         return http_not_open(cn);
-    int rc = pmg_http_basic_auth(cn->mid, cn->id, (char *)user, un, (char *)pass, pn);
+    int rc = pmg_http_basic_auth(CONN_MID(cn), cn->id, (char *)user, un, (char *)pass, pn);
     if (rc == -1)
         return pmg_closed_error();
     if (rc != 0) {

@@ -82,7 +82,7 @@ static PyObject *conn_mqtt_pub(ConnObject *cn, PyObject *args, PyObject *kw) {
         Py_DECREF(m);
         return NULL;
     }
-    long long rc = pmg_mqtt_pub(cn->mid, cn->id, PyBytes_AS_STRING(t), PyBytes_GET_SIZE(t),
+    long long rc = pmg_mqtt_pub(CONN_MID(cn), cn->id, PyBytes_AS_STRING(t), PyBytes_GET_SIZE(t),
                                 PyBytes_AS_STRING(m), PyBytes_GET_SIZE(m), qos & 3, retain);
     Py_DECREF(t);
     Py_DECREF(m);
@@ -104,7 +104,7 @@ static PyObject *conn_mqtt_sub(ConnObject *cn, PyObject *args, PyObject *kw) {
         Py_DECREF(t);
         return NULL;
     }
-    long long rc = pmg_mqtt_sub(cn->mid, cn->id, PyBytes_AS_STRING(t), PyBytes_GET_SIZE(t), qos & 3, 0);
+    long long rc = pmg_mqtt_sub(CONN_MID(cn), cn->id, PyBytes_AS_STRING(t), PyBytes_GET_SIZE(t), qos & 3, 0);
     Py_DECREF(t);
     return rc_result(rc, 0);
 }
@@ -121,7 +121,7 @@ static PyObject *conn_mqtt_unsub(ConnObject *cn, PyObject *args, PyObject *kw) {
         Py_DECREF(t);
         return NULL;
     }
-    long long rc = pmg_mqtt_sub(cn->mid, cn->id, PyBytes_AS_STRING(t), PyBytes_GET_SIZE(t), 0, 1);
+    long long rc = pmg_mqtt_sub(CONN_MID(cn), cn->id, PyBytes_AS_STRING(t), PyBytes_GET_SIZE(t), 0, 1);
     Py_DECREF(t);
     return rc_result(rc, 0);
 }
@@ -129,7 +129,7 @@ static PyObject *conn_mqtt_unsub(ConnObject *cn, PyObject *args, PyObject *kw) {
 static PyObject *mqtt_simple(ConnObject *cn, int kind) {
     if (check_open(cn) < 0)
         return NULL;
-    return rc_result(pmg_mqtt_simple(cn->mid, cn->id, kind), 0);
+    return rc_result(pmg_mqtt_simple(CONN_MID(cn), cn->id, kind), 0);
 }
 
 static PyObject *conn_mqtt_ping(ConnObject *cn, PyObject *unused) { return mqtt_simple(cn, 0); }

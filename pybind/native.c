@@ -97,7 +97,6 @@ static void core_clear_pending(CoreObject *c) {
 
 static int core_traverse(CoreObject *c, visitproc visit, void *arg) {
     Py_VISIT(c->handler);
-    Py_VISIT(c->conns);
     Py_VISIT(c->timers);
     Py_VISIT(c->pending_handler);
     Py_VISIT(c->error_handler);
@@ -106,7 +105,6 @@ static int core_traverse(CoreObject *c, visitproc visit, void *arg) {
 
 static int core_clear(CoreObject *c) {
     Py_CLEAR(c->handler);
-    Py_CLEAR(c->conns);
     Py_CLEAR(c->timers);
     Py_CLEAR(c->pending_handler);
     Py_CLEAR(c->error_handler);
@@ -131,12 +129,11 @@ static PyObject *core_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
         return NULL;
     Py_INCREF(handler);
     c->handler = handler;
-    c->conns = PyDict_New();
     c->timers = PyDict_New();
     Py_INCREF(Py_None);
     c->pending_handler = Py_None;
     c->error_handler = Py_NewRef(Py_None);
-    if (!c->conns || !c->timers) {
+    if (!c->timers) {
         Py_DECREF(c);
         return NULL;
     }
@@ -224,18 +221,47 @@ static PyObject *core_poll(CoreObject *c, PyObject *arg) {
     return res;
 }
 
+/* The engine owns one reference to each wrapper (core.Conn.Tag) until
+ * MG_EV_CLOSE has been delivered, and finds them by id: no dict keyed by
+ * id here, which would cost ~60 bytes per idle connection. */
 static PyObject *core_conn(CoreObject *c, PyObject *arg) {
-    PyObject *o = PyDict_GetItemWithError(c->conns, arg);
+    unsigned long long id = PyLong_AsUnsignedLongLong(arg);
+    if (id == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    PyObject *o = c->mid ? pmg_conn_object(c->mid, id) : NULL;
     if (!o) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_RuntimeError, "connection is gone");
+        PyErr_SetString(PyExc_RuntimeError, "connection is gone");
         return NULL;
     }
     return Py_NewRef(o);
 }
 
 static PyObject *core_connections(CoreObject *c, PyObject *unused) {
-    return PyDict_Values(c->conns);
+    PyObject *list = PyList_New(0);
+    if (!list || !c->mid)
+        return list;
+    for (;;) {
+        long long n = pmg_conn_objects(c->mid, NULL, 0);
+        PyObject **objs = PyMem_Malloc((n ? n : 1) * sizeof(PyObject *));
+        if (!objs) {
+            Py_DECREF(list);
+            return PyErr_NoMemory();
+        }
+        long long got = pmg_conn_objects(c->mid, objs, n);
+        if (got > n) { /* cannot happen under the GIL; retry anyway */
+            PyMem_Free(objs);
+            continue;
+        }
+        for (long long i = 0; i < got; i++) {
+            if (PyList_Append(list, objs[i]) < 0) {
+                PyMem_Free(objs);
+                Py_DECREF(list);
+                return NULL;
+            }
+        }
+        PyMem_Free(objs);
+        return list;
+    }
 }
 
 /* Register a timer callback; returns (key, Timer). */
@@ -342,19 +368,8 @@ void pmg_decref(PyObject *o) {
 void pmg_core_freed(PyObject *core) {
     PyGILState_STATE st = PyGILState_Ensure();
     CoreObject *c = (CoreObject *)core;
-    c->mid = 0;
-    PyObject *vals = PyDict_Values(c->conns);
-    if (vals) {
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(vals); i++) {
-            ConnObject *cn = (ConnObject *)PyList_GET_ITEM(vals, i);
-            cn->id = 0;
-            cn->mid = 0;
-            Py_CLEAR(cn->core);
-        }
-        Py_DECREF(vals);
-    }
-    PyDict_Clear(c->conns);
-    vals = PyDict_Values(c->timers);
+    c->mid = 0; /* every wrapper was invalidated by its MG_EV_CLOSE */
+    PyObject *vals = PyDict_Values(c->timers);
     if (vals) {
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(vals); i++)
             ((TimerObject *)PyList_GET_ITEM(vals, i))->active = 0;
@@ -376,15 +391,9 @@ PyObject *pmg_wrap(PyObject *core, long long mid, unsigned long long id, PyObjec
         cn->handler = Py_NewRef(h ? h : Py_None);
         cn->userdata = Py_NewRef(Py_None);
         cn->core = (CoreObject *)Py_NewRef(core);
-        cn->mid = mid;
         cn->id = id;
-        cn->in_close = 0;
         PyObject_GC_Track(cn);
-        PyObject *key = PyLong_FromUnsignedLongLong(id);
-        if (key && PyDict_SetItem(c->conns, key, (PyObject *)cn) == 0)
-            res = (PyObject *)cn; /* borrowed: the dict owns it */
-        Py_XDECREF(key);
-        Py_DECREF(cn);
+        res = (PyObject *)cn; /* owned by the engine (Conn.Tag) until conn_invalidate */
     }
     if (!res)
         PyErr_Clear();
@@ -392,24 +401,20 @@ PyObject *pmg_wrap(PyObject *core, long long mid, unsigned long long id, PyObjec
     return res;
 }
 
+/* MG_EV_CLOSE of cn is being delivered. */
+static int conn_in_close(ConnObject *cn) {
+    for (struct pmg_closing *p = cn->core ? cn->core->in_close : NULL; p; p = p->prev)
+        if (p->conn == (PyObject *)cn)
+            return 1;
+    return 0;
+}
+
 static void conn_invalidate(ConnObject *cn) {
     CoreObject *c = cn->core;
-    unsigned long long id = cn->id;
     cn->id = 0;
-    cn->mid = 0;
-    cn->in_close = 0;
     cn->core = NULL;
-    if (c) {
-        PyObject *key = PyLong_FromUnsignedLongLong(id);
-        if (key) {
-            if (PyDict_DelItem(c->conns, key) < 0)
-                PyErr_Clear();
-            Py_DECREF(key);
-        } else {
-            PyErr_Clear();
-        }
-        Py_DECREF(c);
-    }
+    Py_XDECREF(c);
+    Py_DECREF(cn); /* the engine's reference: Go clears Conn.Tag next */
 }
 
 /* Report the exception raised by a handler: an Exception goes to the
@@ -484,8 +489,9 @@ int pmg_dispatch(PyObject *core, PyObject *conn, int ev, int kind,
     ConnObject *cn = (ConnObject *)conn;
     int rc = PMG_OK;
     Py_INCREF(cn);
+    struct pmg_closing closing = {conn, c->in_close};
     if (ev == 9 /* MG_EV_CLOSE */)
-        cn->in_close = 1;
+        c->in_close = &closing;
     PyObject *h = cn->handler != Py_None ? cn->handler : c->handler;
     if (h != Py_None) {
         PyObject *data;
@@ -532,8 +538,10 @@ int pmg_dispatch(PyObject *core, PyObject *conn, int ev, int kind,
             Py_DECREF(data);
         }
     }
-    if (ev == 9)
+    if (ev == 9) {
+        c->in_close = closing.prev;
         conn_invalidate(cn);
+    }
     Py_DECREF(cn);
     if (!gil)
         PyGILState_Release(st);
@@ -560,7 +568,7 @@ long long pmg_dispatch_polls(PyObject *core, uintptr_t *conns, int n, const uint
     for (i = 0; i < n;) {
         ConnObject *cn = (ConnObject *)conns[i++];
         rc = PMG_OK;
-        if (!cn || cn->id == 0 || cn->in_close)
+        if (!cn || cn->id == 0 || conn_in_close(cn))
             continue;
         PyObject *h = cn->handler != Py_None ? cn->handler : c->handler;
         if (h == Py_None)
@@ -652,14 +660,14 @@ static int conn_info(ConnObject *cn, pmg_info *info) {
     memset(info, 0, sizeof(*info));
     if (cn->id == 0 || forked)
         return 0;
-    return pmg_conn_info(cn->mid, cn->id, info);
+    return pmg_conn_info(CONN_MID(cn), cn->id, info);
 }
 
 static PyObject *conn_flag(ConnObject *cn, unsigned int flag) {
     pmg_info info;
     if (!conn_info(cn, &info))
         return PyBool_FromLong(flag == PMG_F_CLOSING);
-    if (flag == PMG_F_CLOSING && cn->in_close)
+    if (flag == PMG_F_CLOSING && conn_in_close(cn))
         Py_RETURN_TRUE;
     return PyBool_FromLong((info.flags & flag) != 0);
 }
@@ -797,7 +805,7 @@ static PyObject *conn_copy(ConnObject *cn, int which, long long length) {
     if (!b)
         return NULL;
     if (n > 0) {
-        long long got = pmg_conn_copy(cn->mid, cn->id, which, PyBytes_AS_STRING(b), n);
+        long long got = pmg_conn_copy(CONN_MID(cn), cn->id, which, PyBytes_AS_STRING(b), n);
         if (got != n) {
             Py_DECREF(b);
             return PyBytes_FromStringAndSize("", 0);
@@ -829,7 +837,7 @@ static PyObject *conn_send(ConnObject *cn, PyObject *data) {
         CHECK_FORK(NULL);
         return closed_error();
     }
-    int rc = pmg_conn_send(cn->mid, cn->id, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
+    int rc = pmg_conn_send(CONN_MID(cn), cn->id, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
     Py_DECREF(b);
     if (rc == -1)
         return closed_error();
@@ -1040,7 +1048,7 @@ static PyObject *conn_reply(ConnObject *cn, PyObject *const *args, Py_ssize_t na
     }
     /* hp == NULL with hlen == 0 (an empty dict) means no header lines at
      * all; headers=None means the default Content-Type line. */
-    int rc = pmg_conn_reply(cn->mid, cn->id, code, (char *)(hp ? hp : hbuf), hlen < 0 ? 0 : hlen,
+    int rc = pmg_conn_reply(CONN_MID(cn), cn->id, code, (char *)(hp ? hp : hbuf), hlen < 0 ? 0 : hlen,
                             headers_o == Py_None, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body));
     Py_DECREF(body);
     Py_XDECREF(hdrs);
@@ -1058,7 +1066,7 @@ static PyObject *conn_http_chunk(ConnObject *cn, PyObject *data) {
         CHECK_FORK(NULL);
         return closed_error();
     }
-    int rc = pmg_conn_chunk(cn->mid, cn->id, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
+    int rc = pmg_conn_chunk(CONN_MID(cn), cn->id, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
     Py_DECREF(b);
     if (rc != 0)
         return closed_error();
@@ -1066,18 +1074,18 @@ static PyObject *conn_http_chunk(ConnObject *cn, PyObject *data) {
 }
 
 static PyObject *conn_drain(ConnObject *cn, PyObject *unused) {
-    if (cn->id != 0 && !cn->in_close && !forked)
-        pmg_conn_drain(cn->mid, cn->id);
+    if (cn->id != 0 && !conn_in_close(cn) && !forked)
+        pmg_conn_drain(CONN_MID(cn), cn->id);
     Py_RETURN_NONE;
 }
 
 static PyObject *conn_close(ConnObject *cn, PyObject *unused) {
-    if (cn->id == 0 || cn->in_close || forked)
+    if (cn->id == 0 || conn_in_close(cn) || forked)
         Py_RETURN_NONE;
     CoreObject *c = cn->core;
     Py_INCREF(cn);
     Py_XINCREF(c);
-    pmg_conn_close(cn->mid, cn->id);
+    pmg_conn_close(CONN_MID(cn), cn->id);
     /* A KeyboardInterrupt raised by the MG_EV_CLOSE handler propagates from
      * close() itself unless a poll() is running, which will raise it. */
     PyObject *r = Py_NewRef(Py_None);
@@ -1104,7 +1112,7 @@ static PyObject *conn_error(ConnObject *cn, PyObject *msg) {
     CoreObject *c = cn->core;
     Py_INCREF(cn);
     Py_XINCREF(c);
-    int rc = pmg_conn_error(cn->mid, cn->id, (char *)p, n);
+    int rc = pmg_conn_error(CONN_MID(cn), cn->id, (char *)p, n);
     PyObject *r = rc == 0 ? Py_NewRef(Py_None) : closed_error();
     if (r && c && !c->polling && c->exc_type) {
         Py_DECREF(r);

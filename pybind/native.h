@@ -30,7 +30,6 @@
 typedef struct {
     PyObject_HEAD
     PyObject *handler;         /* default handler or None */
-    PyObject *conns;           /* dict: id -> Connection */
     PyObject *timers;          /* dict: key -> Timer */
     PyObject *pending_handler; /* handler= of the listen/connect call in progress */
     PyObject *exc_type, *exc_value, *exc_tb; /* BaseException waiting to propagate */
@@ -40,17 +39,25 @@ typedef struct {
     int closing;               /* Manager.close() in progress from another thread */
     unsigned long poll_thread; /* thread id running poll() */
     PyObject *error_handler;   /* Manager(error_handler=): called with an Exception, or None */
+    struct pmg_closing *in_close; /* wrappers whose MG_EV_CLOSE is being delivered (innermost first) */
 } CoreObject;
+
+/* One MG_EV_CLOSE delivery in progress (on pmg_dispatch's stack). */
+struct pmg_closing {
+    PyObject *conn;
+    struct pmg_closing *prev;
+};
 
 typedef struct {
     PyObject_HEAD
     PyObject *handler;
     PyObject *userdata;
     CoreObject *core;          /* NULL for a closed wrapper */
-    long long mid;
     unsigned long long id;     /* 0 for a closed wrapper */
-    int in_close;              /* MG_EV_CLOSE is being delivered */
-} ConnObject;
+} ConnObject;                  /* 64 bytes with the GC header: one per connection */
+
+/* The Go registry id of the wrapper's Manager; 0 for a closed wrapper. */
+#define CONN_MID(cn) ((cn)->core ? (cn)->core->mid : 0)
 
 typedef struct {
     PyObject_HEAD

@@ -48,7 +48,7 @@ static PyObject *conn_resolve(ConnObject *cn, PyObject *args, PyObject *kw) {
     CoreObject *c = cn->core;
     Py_INCREF(cn);
     Py_XINCREF(c);
-    int rc = pmg_net_resolve(cn->mid, cn->id, (char *)p, (long long)n);
+    int rc = pmg_net_resolve(CONN_MID(cn), cn->id, (char *)p, (long long)n);
     PyObject *r = rc == 0 ? Py_NewRef(Py_None) : rc == -1 ? pmg_closed_error() : net_internal("resolve");
     r = net_finish(c, r);
     Py_XDECREF(c);
@@ -59,7 +59,7 @@ static PyObject *conn_resolve(ConnObject *cn, PyObject *args, PyObject *kw) {
 static PyObject *conn_resolve_cancel(ConnObject *cn, PyObject *unused) {
     if (cn->id == 0 || pmg_forked())
         return net_closed();
-    int rc = pmg_net_resolve_cancel(cn->mid, cn->id);
+    int rc = pmg_net_resolve_cancel(CONN_MID(cn), cn->id);
     if (rc == -1)
         return pmg_closed_error();
     if (rc != 0)
@@ -73,7 +73,7 @@ static PyObject *conn_sntp_request(ConnObject *cn, PyObject *unused) {
     CoreObject *c = cn->core;
     Py_INCREF(cn);
     Py_XINCREF(c);
-    int rc = pmg_net_sntp_request(cn->mid, cn->id);
+    int rc = pmg_net_sntp_request(CONN_MID(cn), cn->id);
     PyObject *r = rc == 0 ? Py_NewRef(Py_None) : rc == -1 ? pmg_closed_error() : net_internal("sntp_request");
     r = net_finish(c, r);
     Py_XDECREF(c);

@@ -8,6 +8,7 @@ import "C"
 import (
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/pymongoose-go/pymongoose-go/core"
 )
@@ -17,8 +18,7 @@ type pyManager struct {
 	id       int64
 	m        *core.Manager
 	core     *C.PyObject // CoreObject; set by pmg_attach
-	conns    map[uint64]*core.Conn
-	timersMu sync.Mutex // Timer.cancel() may come from any thread
+	timersMu sync.Mutex  // Timer.cancel() may come from any thread
 	timers   map[int64]*core.Timer
 	spans    [C.PMG_SPAN_INTS]C.int32_t // reused for every HTTP event
 	polls    []uintptr                  // wrappers of a POLL run (pollBatch), reused
@@ -76,7 +76,6 @@ func (pm *pyManager) free() {
 		return
 	}
 	unregister(pm.id)
-	pm.conns = map[uint64]*core.Conn{}
 	pm.timersMu.Lock()
 	pm.timers = map[int64]*core.Timer{}
 	pm.timersMu.Unlock()
@@ -86,13 +85,26 @@ func (pm *pyManager) free() {
 	}
 }
 
-// handleCount is the number of connection handles the binding holds.
-func (pm *pyManager) handleCount() int { return len(pm.conns) }
+// handleCount is the number of connections the engine can still find by
+// id plus the Python wrapper references they hold (Conn.Tag).
+func (pm *pyManager) handleCount() int {
+	n := 0
+	for _, c := range pm.m.ConnsByID() {
+		n++
+		if c.Tag != nil {
+			n++
+		}
+	}
+	return n
+}
 
 func (pm *pyManager) conn(id C.ulonglong) *core.Conn {
-	// The entry goes away once MG_EV_CLOSE has been delivered; while that
-	// event runs the wrapper is still open (API.md 6.3).
-	return pm.conns[uint64(id)]
+	// The engine forgets the conn once MG_EV_CLOSE has been delivered; while
+	// that event runs the wrapper is still open (API.md 6.3).
+	if pm.m == nil {
+		return nil
+	}
+	return pm.m.ConnByID(uint64(id))
 }
 
 // connOf finds an open connection from the ids a wrapper carries.
@@ -102,6 +114,41 @@ func connOf(mid C.longlong, id C.ulonglong) (*pyManager, *core.Conn) {
 		return nil, nil
 	}
 	return pm, pm.conn(id)
+}
+
+// pmg_conn_object returns the wrapper of connection id (borrowed; owned by
+// the engine until MG_EV_CLOSE has been delivered), else NULL.
+//
+//export pmg_conn_object
+func pmg_conn_object(mid C.longlong, id C.ulonglong) (w *C.PyObject) {
+	defer guard(&w, nil)
+	if _, c := connOf(mid, id); c != nil {
+		w = (*C.PyObject)(c.Tag)
+	}
+	return w
+}
+
+// pmg_conn_objects stores up to n wrappers (borrowed), oldest first, and
+// returns how many there are.
+//
+//export pmg_conn_objects
+func pmg_conn_objects(mid C.longlong, out **C.PyObject, n C.longlong) (total C.longlong) {
+	defer guard(&total, 0)
+	pm := lookup(int64(mid))
+	if pm == nil || pm.m == nil {
+		return 0
+	}
+	dst := unsafe.Slice(out, int(n))
+	for _, c := range pm.m.ConnsByID() {
+		if c.Tag == nil {
+			continue
+		}
+		if total < n {
+			dst[total] = (*C.PyObject)(c.Tag)
+		}
+		total++
+	}
+	return total
 }
 
 func (pm *pyManager) addTimer(key int64, t *core.Timer) {

@@ -92,7 +92,7 @@ static PyObject *conn_tls_init(ConnObject *cn, PyObject *opts) {
     CoreObject *c = cn->core;
     Py_INCREF(cn);
     Py_XINCREF(c);
-    int rc = pmg_tls_init(cn->mid, cn->id,
+    int rc = pmg_tls_init(CONN_MID(cn), cn->id,
                           PyBytes_AS_STRING(f[0]), (long long)PyBytes_GET_SIZE(f[0]),
                           PyBytes_AS_STRING(f[1]), (long long)PyBytes_GET_SIZE(f[1]),
                           PyBytes_AS_STRING(f[2]), (long long)PyBytes_GET_SIZE(f[2]),
@@ -115,7 +115,7 @@ out:
 static PyObject *conn_tls_free(ConnObject *cn, PyObject *unused) {
     if (cn->id == 0 || pmg_forked())
         return tls_closed();
-    int rc = pmg_tls_free(cn->mid, cn->id);
+    int rc = pmg_tls_free(CONN_MID(cn), cn->id);
     if (rc == -1)
         return pmg_closed_error();
     if (rc != 0) {

@@ -37,7 +37,7 @@ static PyObject *conn_ws_upgrade(ConnObject *cn, PyObject *args, PyObject *kw) {
     Py_INCREF(cn);
     Py_INCREF(m);
     Py_XINCREF(c);
-    int rc = pmg_ws_upgrade(cn->mid, cn->id, (char *)m->head, m->head_len, (char *)m->body,
+    int rc = pmg_ws_upgrade(CONN_MID(cn), cn->id, (char *)m->head, m->head_len, (char *)m->body,
                             m->body_len, m->spans, m->nhdr, extra ? PyBytes_AS_STRING(extra) : NULL,
                             extra ? PyBytes_GET_SIZE(extra) : 0);
     Py_XDECREF(extra);
@@ -84,7 +84,7 @@ static PyObject *conn_ws_send(ConnObject *cn, PyObject *args, PyObject *kw) {
             return pmg_fork_error();
         return pmg_closed_error();
     }
-    int rc = pmg_ws_send(cn->mid, cn->id, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b), op);
+    int rc = pmg_ws_send(CONN_MID(cn), cn->id, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b), op);
     Py_DECREF(b);
     if (rc == -1)
         return pmg_closed_error();

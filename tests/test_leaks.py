@@ -236,7 +236,7 @@ def test_100000_mixed_connections_leave_fds_goroutines_and_handles_at_baseline()
         assert h.closes >= total + 100 + 2
         # while the Manager lives: only its wakeup connection and one timer
         during = binding_stats()
-        assert during["conns"] <= 1 and during["timers"] == 1, during
+        assert during["conns"] <= 2 and during["timers"] == 1, during  # the wakeup conn (+ wrapper)
         assert during["managers"] == base["managers"] + 1, during
         assert during["goroutines"] <= base["goroutines"] + 1, (base, during)  # + the wakeup reader, if any
         assert during["wrappers"] <= base["wrappers"] + 1, (base, during)
