@@ -25,10 +25,15 @@ func sysRead(fd int, p []byte) (int, unix.Errno) {
 }
 
 func sysSend(fd int, p []byte) (int, unix.Errno) {
+	return sysSendFlags(fd, p, 0)
+}
+
+// sysSendFlags is sysSend with extra MSG_* flags.
+func sysSendFlags(fd int, p []byte, flags int) (int, unix.Errno) {
 	if len(p) == 0 {
 		return 0, 0
 	}
-	r, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), unix.MSG_NOSIGNAL, 0, 0)
+	r, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), uintptr(unix.MSG_NOSIGNAL|flags), 0, 0)
 	if e != 0 {
 		return -1, e
 	}
