@@ -19,19 +19,34 @@ func BenchmarkKeepAliveRequest(b *testing.B) {
 
 // BenchmarkPollIdle1000 measures the cost of EvPoll on 1,000 idle
 // connections (reported per EvPoll).
-func BenchmarkPollIdle1000(b *testing.B) {
+func BenchmarkPollIdle1000(b *testing.B) { benchPollIdle(b, false) }
+
+// benchPollIdle polls 1,000 idle connections, delivering EvPoll one by one
+// or through a Go PollBatcher.
+func benchPollIdle(b *testing.B, batched bool) {
 	const n = 1000
 	polls := 0
-	m, err := NewManager(func(c *Conn, ev Event, data any) Result {
+	d := func(c *Conn, ev Event, data any) Result {
 		if ev == EvPoll {
 			polls++
 		}
 		return ResultOK
-	}, Options{Limits: DefaultLimits()})
+	}
+	m, err := NewManager(d, Options{Limits: DefaultLimits()})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer m.Close()
+	if batched {
+		m.SetPollBatcher(func(conns []*Conn, stop *uint32) (int, bool) {
+			for _, c := range conns {
+				if !c.IsClosed() {
+					d(c, EvPoll, nil)
+				}
+			}
+			return len(conns), false
+		})
+	}
 	l, _ := m.Listen("tcp://127.0.0.1:0", ListenOptions{HTTP: true})
 	var clients []net.Conn
 	defer func() {
