@@ -7,7 +7,7 @@ import "unicode/utf8"
 // dropped. It is a no-op on a closed connection and while its EvClose is
 // being delivered, and safe from any handler or timer.
 func (c *Conn) Close() {
-	if c.closed || c.inClose || c.m == nil {
+	if c.has(fClosed) || c.has(fInClose) || c.m == nil {
 		return
 	}
 	c.m.closeConn(c)
@@ -17,10 +17,10 @@ func (c *Conn) Close() {
 // from the peer (buffered input is dropped, later input read and
 // discarded), queued output is flushed, then the connection closes.
 func (c *Conn) Drain() {
-	if c.closed || c.inClose || c.draining || c.m == nil {
+	if c.has(fClosed) || c.has(fInClose) || c.has(fDraining) || c.m == nil {
 		return
 	}
-	c.draining = true
+	c.set(fDraining)
 	c.recv.reset() // keeps the memory: a running handler's message stays valid
 	if h := c.http; h != nil {
 		h.reparse, h.pollClear = false, false
@@ -34,10 +34,10 @@ func (c *Conn) Drain() {
 // bytes (never inside a UTF-8 sequence). EvClose follows at the end of the
 // connection's next turn.
 func (c *Conn) Error(msg string) {
-	if c.closed || c.inClose || c.m == nil {
+	if c.has(fClosed) || c.has(fInClose) || c.m == nil {
 		return
 	}
-	c.closing = true
+	c.set(fClosing)
 	c.m.kick(c)
 	if LogEnabled(LogError) {
 		logf(LogError, "%d %s", c.id, msg) // log.go
@@ -64,16 +64,16 @@ func truncateUTF8(s string, max int) string {
 
 // closeConn closes the socket, delivers EvClose and frees the buffers.
 func (m *Manager) closeConn(c *Conn) {
-	if c.closed || c.inClose {
+	if c.has(fClosed) || c.has(fInClose) {
 		return
 	}
-	c.inClose = true
-	c.closing = true
+	c.set(fInClose)
+	c.set(fClosing)
 	if x := c.ext; x != nil && x.dnsCancel != nil {
 		x.dnsCancel()
 		x.dnsCancel = nil
 	}
-	if c.draining && c.fd >= 0 && !c.listening {
+	if c.has(fDraining) && c.fd >= 0 && !c.has(fListening) {
 		// A close with unread input makes the kernel send RST, which can
 		// destroy the tail of the response still in flight.
 		m.discardInput(c)
@@ -81,13 +81,13 @@ func (m *Manager) closeConn(c *Conn) {
 	c.tlsDrop() // tls.go
 	m.unlink(c)
 	c.xferStop() // static.go
-	if h := c.http; h != nil && !h.server && !c.draining {
+	if h := c.http; h != nil && !h.server && !c.has(fDraining) {
 		m.httpClientParse(c, true) // close-delimited response (§2.5)
 	}
 	m.emit(c, EvClose, nil)
 	m.byID.del(c.id) // after EvClose: bindings find the conn during it
-	c.closed = true
-	c.readable, c.writable, c.seenR = false, false, false
+	c.set(fClosed)
+	c.clear(fReadable | fWritable | fSeenR)
 	m.release(&c.recv)
 	m.release(&c.send)
 	if h := c.http; h != nil {

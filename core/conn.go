@@ -19,34 +19,14 @@ type Conn struct {
 	prev, next *Conn // Manager list, newest first
 
 	// Capacities as Mongoose reports them (RecvSize, SendSize) and the
-	// Manager.gen of the last finished turn; 32 bits keep the struct in a
-	// smaller size class (it is most of an idle conn's memory).
+	// Manager.gen of the last finished turn; 32 bits (and one flags word)
+	// keep the struct in a smaller size class, 144 bytes: it is most of an
+	// idle conn's memory.
 	recvSize int32
 	sendSize int32
 	doneGen  uint32
 
-	listening    bool
-	client       bool
-	tls          bool
-	udp          bool
-	websocket    bool
-	httpListener bool // accepted children get the HTTP server engine
-
-	// Readiness, set by Wait from epoll and cleared when a syscall says EAGAIN.
-	readable bool
-	writable bool
-	sockErr  bool
-	peerShut bool // RDHUP/HUP seen: keep reading until end-of-file
-	epollOut bool // EPOLLOUT is in the interest set
-	seenR    bool // readable at the start of this turn (IsReadable)
-
-	resolving  bool
-	connecting bool
-	draining   bool
-	closing    bool // close at the end of the next turn
-	inClose    bool // EvClose being delivered
-	closed     bool
-	peerEOF    bool // read returned end-of-file
+	flags connFlags // the booleans, one bit each (flags.go)
 
 	local, remote sockAddr
 
@@ -89,7 +69,7 @@ func (c *Conn) lastWrite() time.Time {
 // setLastWrite records a write for the drain stall timeout, which only
 // applies to draining connections (a keep-alive conn allocates nothing).
 func (c *Conn) setLastWrite(t time.Time) {
-	if c.draining || c.ext != nil {
+	if c.has(fDraining) || c.ext != nil {
 		c.x().lastWrite = t
 	}
 }
@@ -160,31 +140,31 @@ func (c *Conn) Manager() *Manager { return c.m }
 // Parent is the listener that accepted this connection, else nil.
 func (c *Conn) Parent() *Conn { return c.parent }
 
-func (c *Conn) IsListening() bool { return c.listening }
-func (c *Conn) IsClient() bool    { return c.client }
-func (c *Conn) IsTLS() bool       { return c.tls }
-func (c *Conn) IsUDP() bool       { return c.udp }
-func (c *Conn) IsWebsocket() bool { return c.websocket }
-func (c *Conn) IsReadable() bool  { return !c.closed && (c.readable || c.seenR) }
-func (c *Conn) IsWritable() bool  { return !c.closed && c.writable }
-func (c *Conn) IsDraining() bool  { return !c.closed && c.draining }
+func (c *Conn) IsListening() bool { return c.has(fListening) }
+func (c *Conn) IsClient() bool    { return c.has(fClient) }
+func (c *Conn) IsTLS() bool       { return c.has(fTLS) }
+func (c *Conn) IsUDP() bool       { return c.has(fUDP) }
+func (c *Conn) IsWebsocket() bool { return c.has(fWebsocket) }
+func (c *Conn) IsReadable() bool  { return !c.has(fClosed) && (c.has(fReadable) || c.has(fSeenR)) }
+func (c *Conn) IsWritable() bool  { return !c.has(fClosed) && c.has(fWritable) }
+func (c *Conn) IsDraining() bool  { return !c.has(fClosed) && c.has(fDraining) }
 
 // IsFull reports back-pressure: the send queue is at or above SendHighWater
 // and reading is paused (API.md §5.4).
 func (c *Conn) IsFull() bool {
 	hw := c.m.lim.SendHighWater
-	return !c.closed && hw > 0 && c.send.len() >= hw
+	return !c.has(fClosed) && hw > 0 && c.send.len() >= hw
 }
 
 // IsClosing is true once the connection is marked for closing, while its
 // EvClose is delivered, and afterwards.
-func (c *Conn) IsClosing() bool { return c.closing || c.inClose || c.closed }
+func (c *Conn) IsClosing() bool { return c.has(fClosing) || c.has(fInClose) || c.has(fClosed) }
 
 // IsClosed reports that EvClose has been delivered and the conn freed.
-func (c *Conn) IsClosed() bool { return c.closed }
+func (c *Conn) IsClosed() bool { return c.has(fClosed) }
 
 // IsHTTP reports an HTTP engine on the connection (or an HTTP listener).
-func (c *Conn) IsHTTP() bool { return c.http != nil || c.httpListener }
+func (c *Conn) IsHTTP() bool { return c.http != nil || c.has(fHTTPListener) }
 
 func (c *Conn) LocalAddr() Addr  { return c.local.addr() }
 func (c *Conn) RemoteAddr() Addr { return c.remote.addr() }
@@ -207,29 +187,29 @@ func (c *Conn) SendData() []byte { return c.send.data() }
 
 // established: a socket that does data I/O (not listening, resolving or connecting).
 func (c *Conn) established() bool {
-	return c.fd >= 0 && !c.listening && !c.resolving && !c.connecting
+	return c.fd >= 0 && !c.has(fListening) && !c.has(fResolving) && !c.has(fConnecting)
 }
 
 // canRead: reading is allowed now (draining conns read and discard).
 func (c *Conn) canRead() bool {
-	return (c.readable || c.tlsSt() != nil && c.tlsSt().more) && !c.peerEOF && (c.draining || !c.IsFull())
+	return (c.has(fReadable) || c.tlsSt() != nil && c.tlsSt().more) && !c.has(fPeerEOF) && (c.has(fDraining) || !c.IsFull())
 }
 
 // pending reports work the next iteration must do without waiting.
 func (c *Conn) pending() bool {
-	if c.tlsSt() != nil && !c.closing && c.established() {
+	if c.tlsSt() != nil && !c.has(fClosing) && c.established() {
 		return c.tlsPending()
 	}
-	if c.closing || c.draining && c.send.len() == 0 {
+	if c.has(fClosing) || c.has(fDraining) && c.send.len() == 0 {
 		return true
 	}
-	if c.listening {
-		return c.readable
+	if c.has(fListening) {
+		return c.has(fReadable)
 	}
 	if !c.established() {
 		return false
 	}
-	if c.send.len() > 0 && c.writable || c.canRead() {
+	if c.send.len() > 0 && c.has(fWritable) || c.canRead() {
 		return true
 	}
 	return c.http != nil && c.http.reparse

@@ -39,9 +39,9 @@ func (m *Manager) Connect(url string, o ConnectOptions) (*Conn, error) {
 	}
 	ep := parseURL(url)
 	c := m.newConn(-1)
-	c.client = true
-	c.udp = ep.udp
-	c.tls = ep.tls
+	c.set(fClient)
+	c.setTo(fUDP, ep.udp)
+	c.setTo(fTLS, ep.tls)
 	c.x().host = ep.host
 	if o.HTTP && !ep.udp {
 		c.http = newHTTPConn(false)
@@ -49,11 +49,11 @@ func (m *Manager) Connect(url string, o ConnectOptions) (*Conn, error) {
 	if o.Init != nil {
 		o.Init(c)
 	}
-	if c.closed {
+	if c.has(fClosed) {
 		return c, nil
 	}
 	m.emit(c, EvOpen, nil)
-	if c.closed {
+	if c.has(fClosed) {
 		return c, nil
 	}
 	if ip := literalIP(ep.host); ip != nil {
@@ -66,7 +66,7 @@ func (m *Manager) Connect(url string, o ConnectOptions) (*Conn, error) {
 
 // resolve looks a name up away from the loop thread.
 func (m *Manager) resolve(c *Conn, host string, port int) {
-	c.resolving = true
+	c.set(fResolving)
 	c.remote = sockAddr{port: uint16(port)}
 	ctx, cancel := context.WithTimeout(context.Background(), dnsTimeout)
 	x := c.x()
@@ -97,10 +97,10 @@ func (c *Conn) dnsSeq() uint64 {
 // applyDNS delivers a lookup result inside Process.
 func (m *Manager) applyDNS(a dnsAnswer) {
 	c := m.byID.get(a.id)
-	if c == nil || c.closed || c.inClose || !c.resolving || a.seq != c.dnsSeq() {
+	if c == nil || c.has(fClosed) || c.has(fInClose) || !c.has(fResolving) || a.seq != c.dnsSeq() {
 		return
 	}
-	c.resolving = false
+	c.clear(fResolving)
 	if c.ext != nil {
 		c.ext.dnsCancel = nil
 	}
@@ -116,27 +116,27 @@ func (m *Manager) connectTo(c *Conn, ip net.IP, port int) {
 	sa, v6 := sockaddrOf(ip, port)
 	c.remote = compact(addrOf(sa))
 	m.emit(c, EvResolve, nil)
-	if c.closed || c.closing {
+	if c.has(fClosed) || c.has(fClosing) {
 		return
 	}
-	fd, err := newSocket(v6, c.udp)
+	fd, err := newSocket(v6, c.has(fUDP))
 	if err != nil {
 		c.Error("socket error")
 		return
 	}
 	m.setFd(c, fd)
-	if !c.udp {
+	if !c.has(fUDP) {
 		setStreamOpts(fd)
 	}
 	err = unix.Connect(fd, sa)
-	if c.udp {
+	if c.has(fUDP) {
 		if err != nil {
 			c.Error(connectErrText(err))
 			return
 		}
 		m.p.add(fd, evIn)
-		c.writable = true
-		if m.protoConnect(c); c.closed || c.closing {
+		c.set(fWritable)
+		if m.protoConnect(c); c.has(fClosed) || c.has(fClosing) {
 			return
 		}
 		m.emit(c, EvConnect, nil)
@@ -146,8 +146,8 @@ func (m *Manager) connectTo(c *Conn, ip net.IP, port int) {
 		c.Error(connectErrText(err))
 		return
 	}
-	c.connecting = true
-	c.epollOut = true
+	c.set(fConnecting)
+	c.set(fEpollOut)
 	if err := m.p.add(fd, evIn|evOut); err != nil {
 		c.Error("socket error")
 	}
@@ -162,24 +162,24 @@ func connectErrText(err error) string {
 
 // finishConnect completes a non-blocking connect once epoll reports it.
 func (m *Manager) finishConnect(c *Conn) {
-	if !c.writable && !c.readable && !c.sockErr {
+	if !c.has(fWritable) && !c.has(fReadable) && !c.has(fSockErr) {
 		return
 	}
 	soerr, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR)
-	if err != nil || soerr != 0 || c.sockErr && !c.writable {
+	if err != nil || soerr != 0 || c.has(fSockErr) && !c.has(fWritable) {
 		c.Error("socket error")
 		return
 	}
-	if !c.writable {
+	if !c.has(fWritable) {
 		return
 	}
-	c.connecting = false
+	c.clear(fConnecting)
 	c.local = sockName(c.fd)
-	if m.protoConnect(c); c.closed || c.closing {
+	if m.protoConnect(c); c.has(fClosed) || c.has(fClosing) {
 		return
 	}
 	m.emit(c, EvConnect, nil)
-	if !c.closed {
-		c.tls = c.tlsSt() != nil // downgraded unless tls_init ran (tls.go)
+	if !c.has(fClosed) {
+		c.setTo(fTLS, c.tlsSt() != nil) // downgraded unless tls_init ran (tls.go)
 	}
 }

@@ -134,8 +134,8 @@ func TestDNSFailureEvents(t *testing.T) {
 		return ResultOK
 	})
 	c := h.m.newConn(-1)
-	c.client = true
-	c.resolving = true
+	c.set(fClient)
+	c.set(fResolving)
 	h.m.post(func() { h.m.dnsQ = append(h.m.dnsQ, dnsAnswer{id: c.id, host: "nowhere.invalid", err: true}) })
 	h.pollOnce(0)
 	if !strings.Contains(errText, "DNS") || !sameEvents(h.events(c), evs(EvError, EvClose)) {

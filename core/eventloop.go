@@ -59,16 +59,16 @@ func (m *Manager) WaitAt(now time.Time, timeoutMs int) bool {
 		c := m.fds[fd]
 		e := ev.Events
 		if e&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-			c.readable = true
+			c.set(fReadable)
 		}
 		if e&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-			c.peerShut = true
+			c.set(fPeerShut)
 		}
 		if e&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-			c.writable = true
+			c.set(fWritable)
 		}
 		if e&unix.EPOLLERR != 0 {
-			c.sockErr = true
+			c.set(fSockErr)
 		}
 	}
 	if n == len(m.p.events) {
@@ -165,7 +165,7 @@ func (m *Manager) runPass() {
 	m.inPass = true
 	for i := 0; i < len(m.pass); i++ {
 		c := m.pass[i]
-		if c.closed || c.inClose {
+		if c.has(fClosed) || c.has(fInClose) {
 			m.pass[i] = nil
 			continue
 		}
@@ -194,7 +194,7 @@ func (m *Manager) turn(c *Conn) {
 	if h := c.http; h != nil && h.inProgress {
 		busy = h
 	}
-	c.seenR = c.readable
+	c.setTo(fSeenR, c.has(fReadable))
 	m.emit(c, EvPoll, nil)
 	m.afterPoll(c, busy)
 }
@@ -202,40 +202,40 @@ func (m *Manager) turn(c *Conn) {
 // afterPoll is the rest of c's turn once its EvPoll has been delivered;
 // busy is c's HTTP engine if a response was in progress before the POLL.
 func (m *Manager) afterPoll(c *Conn, busy *httpConn) {
-	if c.closed || m.aborted {
+	if c.has(fClosed) || m.aborted {
 		return
 	}
 	if h := busy; h != nil && !h.inProgress {
 		// Response finished during POLL: synthetic READ (§2.2 step 3.2).
 		h.reparse, h.pollClear = true, true
 	}
-	if !c.closing {
+	if !c.has(fClosing) {
 		switch {
-		case c.resolving || c.fd < 0:
-		case c.listening:
-			if c.udp {
-				if c.canRead() && m.readStep(c) && !c.draining && !c.closed {
+		case c.has(fResolving) || c.fd < 0:
+		case c.has(fListening):
+			if c.has(fUDP) {
+				if c.canRead() && m.readStep(c) && !c.has(fDraining) && !c.has(fClosed) {
 					m.emit(c, EvRead, nil)
 				}
-			} else if !c.draining {
+			} else if !c.has(fDraining) {
 				m.acceptReady(c)
 			}
-		case c.connecting:
+		case c.has(fConnecting):
 			m.finishConnect(c)
 		}
-		if c.closed || m.aborted {
+		if c.has(fClosed) || m.aborted {
 			return
 		}
-		if !c.closing && c.established() {
+		if !c.has(fClosing) && c.established() {
 			m.ioStep(c)
-			if c.closed || m.aborted {
+			if c.has(fClosed) || m.aborted {
 				return
 			}
 		}
 	}
-	if !c.closing {
+	if !c.has(fClosing) {
 		m.checkTimeouts(c)
-		if c.closed {
+		if c.has(fClosed) {
 			return
 		}
 	}
@@ -245,16 +245,16 @@ func (m *Manager) afterPoll(c *Conn, busy *httpConn) {
 // endTurn applies the drain and half-close rules, closes a closing conn, and
 // records what the next Wait must know.
 func (m *Manager) endTurn(c *Conn) {
-	c.seenR = false
-	if !c.closing {
+	c.clear(fSeenR)
+	if !c.has(fClosing) {
 		empty := c.send.len() == 0 && c.fileXfer() == nil && c.tlsFlushed() // a static transfer still runs
-		if c.draining && empty {
-			c.closing = true
-		} else if c.peerEOF && empty && (c.http == nil || !c.http.inProgress && !c.http.reparse) {
-			c.closing = true
+		if c.has(fDraining) && empty {
+			c.set(fClosing)
+		} else if c.has(fPeerEOF) && empty && (c.http == nil || !c.http.inProgress && !c.http.reparse) {
+			c.set(fClosing)
 		}
 	}
-	if c.closing {
+	if c.has(fClosing) {
 		m.closeConn(c)
 		return
 	}

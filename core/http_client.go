@@ -142,7 +142,7 @@ func (m *Manager) httpClientParse(c *Conn, atClose bool) {
 		return // close() from the handler of a response: no second delivery
 	}
 	maxMsg := m.lim.MaxMessageSize
-	for !c.closed && !c.draining && !m.aborted {
+	for !c.has(fClosed) && !c.has(fDraining) && !m.aborted {
 		buf := c.recv.data()
 		if len(buf) == 0 {
 			h.need = 0
@@ -197,7 +197,7 @@ func (m *Manager) httpClientParse(c *Conn, atClose bool) {
 			h.inMsg = true
 			m.emit(c, EvHTTPHdrs, &h.msg)
 			h.inMsg = false
-			if c.closed || c.draining || m.aborted {
+			if c.has(fClosed) || c.has(fDraining) || m.aborted {
 				return
 			}
 		}
@@ -245,10 +245,10 @@ func (m *Manager) httpClientParse(c *Conn, atClose bool) {
 		m.emit(c, EvHTTPMsg, &h.msg)
 		h.inMsg = false
 		h.hdrsSent = false
-		if c.closed {
+		if c.has(fClosed) {
 			return
 		}
-		if !c.draining {
+		if !c.has(fDraining) {
 			c.recv.consume(total)
 		}
 	}

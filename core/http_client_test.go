@@ -267,7 +267,7 @@ func FuzzClientResponse(f *testing.F) {
 		}
 		defer m.Close()
 		c := m.newConn(-1)
-		c.client = true
+		c.set(fClient)
 		c.http = newHTTPConn(false)
 		c.http.out.note(req)
 		c.recv.write(resp)
@@ -275,7 +275,7 @@ func FuzzClientResponse(f *testing.F) {
 		if c.recv.len() > len(resp) || msgs > len(resp) {
 			t.Fatalf("recv %d after %d", c.recv.len(), len(resp))
 		}
-		if !c.closed && !c.closing {
+		if !c.has(fClosed) && !c.has(fClosing) {
 			m.httpClientParse(c, true)
 		}
 	})

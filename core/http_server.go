@@ -36,7 +36,7 @@ var headerConnClose = []byte("Connection: close\r\n")
 func (m *Manager) httpServe(c *Conn, progress bool) (parsed bool) {
 	h := c.http
 	lim := &m.lim
-	for !c.closed && !c.closing && !c.draining && !h.inProgress && !m.aborted && c.http == h { // c.http changes on ws_upgrade
+	for !c.has(fClosed) && !c.has(fClosing) && !c.has(fDraining) && !h.inProgress && !m.aborted && c.http == h { // c.http changes on ws_upgrade
 		buf := c.recv.data()
 		// Tolerate empty lines before a request (RFC 9112 §2.2).
 		if len(buf) > 0 && buf[0] == '\n' {
@@ -100,7 +100,7 @@ func (m *Manager) httpServe(c *Conn, progress bool) (parsed bool) {
 			h.msg.Body = body
 			m.emit(c, EvHTTPHdrs, &h.msg)
 			parsed = true
-			if c.closed || c.closing || c.draining || m.aborted {
+			if c.has(fClosed) || c.has(fClosing) || c.has(fDraining) || m.aborted {
 				break
 			}
 		}
@@ -139,15 +139,15 @@ func (m *Manager) httpServe(c *Conn, progress bool) (parsed bool) {
 		h.inMsg = false
 		h.hdrsSent = false
 		parsed = true
-		if c.closed {
+		if c.has(fClosed) {
 			break
 		}
-		if r == ResultException && h.inProgress && h.sendSeq == seq && !c.closing {
+		if r == ResultException && h.inProgress && h.sendSeq == seq && !c.has(fClosing) {
 			// §7.6: the handler failed before starting a response.
 			appendReply(c, 500, []byte{}, nil)
 			h.inProgress = false
 		}
-		if !c.draining {
+		if !c.has(fDraining) {
 			c.recv.consume(total)
 		}
 		if connClose && !h.inProgress {

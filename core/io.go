@@ -15,12 +15,12 @@ func (m *Manager) ioStep(c *Conn) {
 	got := false
 	if c.canRead() {
 		got = m.readStep(c)
-		if c.closed || m.aborted || c.closing && !got {
+		if c.has(fClosed) || m.aborted || c.has(fClosing) && !got {
 			return
 		}
 	}
 	read := got
-	if h := c.http; h != nil && !c.draining && !c.closing && (got || h.reparse) {
+	if h := c.http; h != nil && !c.has(fDraining) && !c.has(fClosing) && (got || h.reparse) {
 		synthetic := h.pollClear
 		h.reparse, h.pollClear = false, false
 		parsed := false
@@ -29,7 +29,7 @@ func (m *Manager) ioStep(c *Conn) {
 		} else {
 			m.httpClientParse(c, false)
 		}
-		if c.closed {
+		if c.has(fClosed) {
 			return
 		}
 		if m.aborted {
@@ -38,19 +38,19 @@ func (m *Manager) ioStep(c *Conn) {
 		}
 		read = got || synthetic || parsed
 	}
-	if p := c.protocol(); p != nil && got && !c.draining && !c.closing {
+	if p := c.protocol(); p != nil && got && !c.has(fDraining) && !c.has(fClosing) {
 		p.onRead(m, c)
-		if c.closed || m.aborted {
+		if c.has(fClosed) || m.aborted {
 			return
 		}
 	}
-	if read && !c.draining {
+	if read && !c.has(fDraining) {
 		m.emit(c, EvRead, nil)
-		if c.closed || m.aborted {
+		if c.has(fClosed) || m.aborted {
 			return
 		}
 	}
-	if !c.closing {
+	if !c.has(fClosing) {
 		if c.fileXfer() != nil {
 			m.xferStep(c) // static.go
 		} else {
@@ -66,11 +66,11 @@ func (m *Manager) readStep(c *Conn) (got bool) {
 	if c.tlsSt() != nil {
 		return m.tlsReadStep(c) // tls.go
 	}
-	if c.draining {
+	if c.has(fDraining) {
 		m.discardInput(c)
 		return false
 	}
-	if c.udp {
+	if c.has(fUDP) {
 		return m.readDatagrams(c)
 	}
 	lim := m.recvLimit(c)
@@ -89,21 +89,21 @@ loop:
 		case n > 0:
 			c.recv.commit(n)
 			got = true
-			if n < len(buf) && !c.peerShut {
-				c.readable = false // short read: drained (a new edge comes with new data)
+			if n < len(buf) && !c.has(fPeerShut) {
+				c.clear(fReadable) // short read: drained (a new edge comes with new data)
 				break loop
 			}
 		case n == 0:
-			c.peerEOF = true
-			c.readable = false
+			c.set(fPeerEOF)
+			c.clear(fReadable)
 			break loop
 		case e == unix.EINTR:
 		case e == unix.EAGAIN:
-			c.readable = false
+			c.clear(fReadable)
 			break loop
 		default: // reset: nothing more can be exchanged
-			c.readable = false
-			c.closing = true
+			c.clear(fReadable)
+			c.set(fClosing)
 			break loop
 		}
 	}
@@ -146,21 +146,21 @@ func (m *Manager) discardInput(c *Conn) {
 		n, e := sysRead(c.fd, m.scratch)
 		switch {
 		case n > 0:
-			if n < len(m.scratch) && !c.peerShut {
-				c.readable = false
+			if n < len(m.scratch) && !c.has(fPeerShut) {
+				c.clear(fReadable)
 				return
 			}
 		case n == 0:
-			c.peerEOF = true
-			c.readable = false
+			c.set(fPeerEOF)
+			c.clear(fReadable)
 			return
 		case e == unix.EINTR:
 		case e == unix.EAGAIN:
-			c.readable = false
+			c.clear(fReadable)
 			return
 		default:
-			c.readable = false
-			c.closing = true
+			c.clear(fReadable)
+			c.set(fClosing)
 			return
 		}
 	}
@@ -173,7 +173,7 @@ func (m *Manager) writeStep(c *Conn) {
 		m.tlsWriteStep(c) // tls.go
 		return
 	}
-	if c.send.len() == 0 || !c.writable || c.udp || c.listening {
+	if c.send.len() == 0 || !c.has(fWritable) || c.has(fUDP) || c.has(fListening) {
 		return
 	}
 	// A draining conn closes once this is written: MSG_MORE holds the last
@@ -181,7 +181,7 @@ func (m *Manager) writeStep(c *Conn) {
 	// segment (and one ACK) fewer per connection for both ends. close()
 	// flushes it, and so does the next write if the handler queues more.
 	flags := 0
-	if c.draining {
+	if c.has(fDraining) {
 		flags = unix.MSG_MORE
 	}
 	total := 0
@@ -205,8 +205,8 @@ func (m *Manager) writeStep(c *Conn) {
 			break
 		}
 		// EPIPE/ECONNRESET: the peer can no longer receive; drop the rest.
-		c.writable = false
-		c.closing = true
+		c.clear(fWritable)
+		c.set(fClosing)
 		break
 	}
 	if total > 0 {
@@ -219,9 +219,9 @@ func (m *Manager) writeStep(c *Conn) {
 // set the first time; being edge-triggered it stays there at no cost, and
 // EPOLL_CTL_MOD reports a readiness that arrived in between.
 func (m *Manager) blockWrite(c *Conn) {
-	c.writable = false
-	if !c.epollOut {
-		c.epollOut = true
+	c.clear(fWritable)
+	if !c.has(fEpollOut) {
+		c.set(fEpollOut)
 		m.p.mod(c.fd, evIn|evOut)
 	}
 }
@@ -230,7 +230,7 @@ func (m *Manager) blockWrite(c *Conn) {
 func (m *Manager) checkTimeouts(c *Conn) {
 	now := m.now
 	st := time.Duration(m.lim.StallTimeoutMs) * time.Millisecond
-	if c.draining {
+	if c.has(fDraining) {
 		if st > 0 && c.send.len() > 0 && !c.lastWrite().IsZero() && now.Sub(c.lastWrite()) >= st {
 			c.Error("drain timeout")
 		}
@@ -254,7 +254,7 @@ func (m *Manager) checkTimeouts(c *Conn) {
 func (m *Manager) connDeadline(c *Conn) time.Time {
 	var d time.Time
 	st := time.Duration(m.lim.StallTimeoutMs) * time.Millisecond
-	if c.draining {
+	if c.has(fDraining) {
 		if lw := c.lastWrite(); st > 0 && c.send.len() > 0 && !lw.IsZero() {
 			d = lw.Add(st)
 		}

@@ -67,10 +67,10 @@ func (m *Manager) Listen(url string, o ListenOptions) (*Conn, error) {
 		return fail(err)
 	}
 	c := m.newConn(fd)
-	c.listening = true
-	c.udp = ep.udp
-	c.tls = ep.tls
-	c.httpListener = o.HTTP && !ep.udp
+	c.set(fListening)
+	c.setTo(fUDP, ep.udp)
+	c.setTo(fTLS, ep.tls)
+	c.setTo(fHTTPListener, o.HTTP && !ep.udp)
 	c.local = sockName(fd)
 	if LogEnabled(LogDebug) {
 		logf(LogDebug, "%d listening on %s", c.id, c.LocalAddr())
@@ -78,7 +78,7 @@ func (m *Manager) Listen(url string, o ListenOptions) (*Conn, error) {
 	if o.Init != nil {
 		o.Init(c)
 	}
-	if !c.closed {
+	if !c.has(fClosed) {
 		m.emit(c, EvOpen, nil)
 	}
 	return c, nil
@@ -87,13 +87,13 @@ func (m *Manager) Listen(url string, o ListenOptions) (*Conn, error) {
 // acceptReady accepts pending connections: each gets EvOpen then EvAccept
 // now, and its first POLL/READ in the next iteration.
 func (m *Manager) acceptReady(l *Conn) {
-	for i := 0; i < acceptPerTurn && l.readable; i++ {
+	for i := 0; i < acceptPerTurn && l.has(fReadable); i++ {
 		nfd, remote, e := accept4(l.fd)
 		if e != 0 {
 			if e == unix.EINTR || e == unix.ECONNABORTED {
 				continue
 			}
-			l.readable = false // EAGAIN, or out of descriptors: wait for the next edge
+			l.clear(fReadable) // EAGAIN, or out of descriptors: wait for the next edge
 			return
 		}
 		setStreamOpts(nfd)
@@ -103,8 +103,8 @@ func (m *Manager) acceptReady(l *Conn) {
 		}
 		c := m.newConn(nfd)
 		c.parent = l
-		c.tls = l.tls
-		c.writable = true
+		c.setTo(fTLS, l.has(fTLS))
+		c.set(fWritable)
 		c.local = l.local
 		if l.local.unspecified() {
 			c.local = sockName(nfd) // its own address, not the listener's (API.md §19.1)
@@ -113,18 +113,18 @@ func (m *Manager) acceptReady(l *Conn) {
 		if LogEnabled(LogDebug) {
 			logf(LogDebug, "%d accepted %s -> %s", c.id, c.RemoteAddr(), c.LocalAddr())
 		}
-		if l.httpListener {
+		if l.has(fHTTPListener) {
 			c.http = newHTTPConn(true)
 		}
 		if x := l.ext; x != nil && x.childProto != nil {
 			c.setProtocol(x.childProto(c))
 		}
 		m.emit(c, EvOpen, nil)
-		if !c.closed {
+		if !c.has(fClosed) {
 			m.emit(c, EvAccept, nil)
-			c.tls = c.tlsSt() != nil // downgraded unless tls_init ran during EvAccept
+			c.setTo(fTLS, c.tlsSt() != nil) // downgraded unless tls_init ran during EvAccept
 		}
-		if l.closed || l.closing || m.aborted {
+		if l.has(fClosed) || l.has(fClosing) || m.aborted {
 			return
 		}
 	}

@@ -252,12 +252,12 @@ func (m *Manager) Close() {
 	m.timers = nil
 	m.pass = m.pass[:0]
 	for c := m.head; c != nil; c = c.next {
-		c.closing = true
+		c.set(fClosing)
 		m.pass = append(m.pass, c)
 	}
 	for i, c := range m.pass {
 		m.pass[i] = nil
-		if c.closed || c.inClose {
+		if c.has(fClosed) || c.has(fInClose) {
 			continue
 		}
 		m.emit(c, EvPoll, nil)

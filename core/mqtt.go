@@ -53,7 +53,7 @@ func (mc *mqttConn) recvNeed() int {
 
 func (mc *mqttConn) onRead(m *Manager, c *Conn) {
 	maxMsg := m.lim.MaxMessageSize
-	for !c.closed && !c.closing && !c.draining && !m.aborted {
+	for !c.has(fClosed) && !c.has(fClosing) && !c.has(fDraining) && !m.aborted {
 		buf := c.recv.data()
 		if len(buf) == 0 {
 			mc.need = 0
@@ -63,7 +63,7 @@ func (mc *mqttConn) onRead(m *Manager, c *Conn) {
 		rc, size, need := parseMQTT(buf, msg)
 		if rc == mqttMalformed {
 			c.recv.reset()
-			c.closing = true // no error event (API.md §9.2)
+			c.set(fClosing) // no error event (API.md §9.2)
 			m.kick(c)
 			return
 		}
@@ -84,8 +84,8 @@ func (mc *mqttConn) onRead(m *Manager, c *Conn) {
 		switch msg.Cmd {
 		case MQTTConnack:
 			m.emit(c, EvMQTTOpen, int(msg.Ack))
-			if msg.Ack != 0 && !c.closed {
-				c.closing = true
+			if msg.Ack != 0 && !c.has(fClosed) {
+				c.set(fClosing)
 				m.kick(c)
 			}
 		case MQTTPublish:
@@ -102,16 +102,16 @@ func (mc *mqttConn) onRead(m *Manager, c *Conn) {
 		case MQTTPubrel:
 			mc.queue(c, appendMQTTAck(nil, MQTTPubcomp, msg.ID))
 		}
-		if c.closed {
+		if c.has(fClosed) {
 			return
 		}
 		if !m.aborted {
 			m.emit(c, EvMQTTCmd, msg)
-			if c.closed {
+			if c.has(fClosed) {
 				return
 			}
 		}
-		if c.draining {
+		if c.has(fDraining) {
 			return // Drain has emptied the buffer
 		}
 		// The handler may not have consumed anything: the packet is still
@@ -127,7 +127,7 @@ func (mc *mqttConn) onRead(m *Manager, c *Conn) {
 
 // queue appends an engine-made packet to the send buffer.
 func (mc *mqttConn) queue(c *Conn, pkt []byte) {
-	if c.closed || c.inClose {
+	if c.has(fClosed) || c.has(fInClose) {
 		return
 	}
 	c.send.write(pkt)
@@ -147,7 +147,7 @@ func (m *Manager) MQTTConnect(url string, o MQTTConnectOptions, init func(c *Con
 			init(c)
 		}
 	}})
-	if err != nil || c.closed {
+	if err != nil || c.has(fClosed) {
 		return c, err
 	}
 	if len(o.ClientID) == 0 {
@@ -168,13 +168,13 @@ func (mc *mqttConn) armKeepalive(c *Conn, d time.Duration) {
 	}
 	mc.timer = c.m.TimerAdd(ms, false, false, func() Result {
 		mc.timer = nil
-		if c.closed || c.inClose || c.closing {
+		if c.has(fClosed) || c.has(fInClose) || c.has(fClosing) {
 			return ResultOK
 		}
 		now := c.m.clock()
 		idle := now.Sub(mc.lastSent)
 		if idle >= mc.keepalive-time.Millisecond {
-			if c.established() && !c.draining {
+			if c.established() && !c.has(fDraining) {
 				mc.queue(c, []byte{MQTTPingreq << 4, 0})
 			}
 			mc.armKeepalive(c, mc.keepalive)
@@ -200,7 +200,7 @@ func randomClientID() []byte {
 // engine (API.md §9.3).
 func (m *Manager) MQTTListen(url string, init func(c *Conn)) (*Conn, error) {
 	return m.Listen(url, ListenOptions{Init: func(c *Conn) {
-		if !c.udp {
+		if !c.has(fUDP) {
 			c.setChildProtocol(func(*Conn) protocol { return &mqttConn{} })
 		}
 		if init != nil {
@@ -220,7 +220,7 @@ func (m *Manager) nextMQTTID() uint16 {
 
 // sendMQTT queues a packet built by the caller (any connection).
 func (c *Conn) sendMQTT(pkt []byte) error {
-	if c.closed || c.m == nil || c.inClose {
+	if c.has(fClosed) || c.m == nil || c.has(fInClose) {
 		return ErrConnClosed
 	}
 	if mc := c.mqtt(); mc != nil {
@@ -235,7 +235,7 @@ func (c *Conn) sendMQTT(pkt []byte) error {
 // MQTTPub queues a PUBLISH and returns its packet id (0 for QoS 0). qos is
 // masked to 0..3.
 func (c *Conn) MQTTPub(topic, payload []byte, qos byte, retain bool) (uint16, error) {
-	if c.closed || c.m == nil || c.inClose {
+	if c.has(fClosed) || c.m == nil || c.has(fInClose) {
 		return 0, ErrConnClosed
 	}
 	qos &= 3
@@ -248,7 +248,7 @@ func (c *Conn) MQTTPub(topic, payload []byte, qos byte, retain bool) (uint16, er
 
 // MQTTSub queues a SUBSCRIBE for one topic filter; returns its packet id.
 func (c *Conn) MQTTSub(topic []byte, qos byte) (uint16, error) {
-	if c.closed || c.m == nil || c.inClose {
+	if c.has(fClosed) || c.m == nil || c.has(fInClose) {
 		return 0, ErrConnClosed
 	}
 	id := c.m.nextMQTTID()
@@ -257,7 +257,7 @@ func (c *Conn) MQTTSub(topic []byte, qos byte) (uint16, error) {
 
 // MQTTUnsub queues an UNSUBSCRIBE for one topic filter; returns its id.
 func (c *Conn) MQTTUnsub(topic []byte) (uint16, error) {
-	if c.closed || c.m == nil || c.inClose {
+	if c.has(fClosed) || c.m == nil || c.has(fInClose) {
 		return 0, ErrConnClosed
 	}
 	id := c.m.nextMQTTID()

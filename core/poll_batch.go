@@ -32,8 +32,8 @@ func (m *Manager) quietRun(i int) int {
 // output to write, no close, drain, connect, TLS or file transfer in
 // progress, no HTTP response pending, no timeout due.
 func (m *Manager) quiet(c *Conn) bool {
-	if c.closed || c.inClose || c.readable || c.seenR || c.closing || c.draining || c.peerEOF ||
-		c.connecting || c.tlsSt() != nil || c.fileXfer() != nil || c.send.len() > 0 && c.writable {
+	if c.has(fClosed) || c.has(fInClose) || c.has(fReadable) || c.has(fSeenR) || c.has(fClosing) || c.has(fDraining) || c.has(fPeerEOF) ||
+		c.has(fConnecting) || c.tlsSt() != nil || c.fileXfer() != nil || c.send.len() > 0 && c.has(fWritable) {
 		return false
 	}
 	if h := c.http; h != nil {
@@ -70,7 +70,7 @@ func (m *Manager) pollBatch(run []*Conn) int {
 	for i, c := range run[:n-1] {
 		run[i] = nil
 		switch {
-		case c.closed:
+		case c.has(fClosed):
 		case kicked || c.http != nil:
 			m.doneTurn(c)
 		default:

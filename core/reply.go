@@ -16,13 +16,13 @@ var (
 // Send queues b (copied). TCP output is written by the loop; UDP sends one
 // datagram now and fires EvWrite before returning. Empty data is an error.
 func (c *Conn) Send(b []byte) error {
-	if c.closed || c.m == nil {
+	if c.has(fClosed) || c.m == nil {
 		return ErrConnClosed
 	}
 	if len(b) == 0 {
 		return ErrSendFailed
 	}
-	if c.udp {
+	if c.has(fUDP) {
 		return c.sendDatagram(b)
 	}
 	c.send.write(b)
@@ -32,11 +32,11 @@ func (c *Conn) Send(b []byte) error {
 }
 
 func (c *Conn) sendDatagram(b []byte) error {
-	if c.fd < 0 || c.inClose {
+	if c.fd < 0 || c.has(fInClose) {
 		return ErrSendFailed
 	}
 	var err error
-	if c.listening {
+	if c.has(fListening) {
 		if c.remote.port == 0 && !c.remote.hasIP() {
 			return ErrSendFailed
 		}
@@ -63,7 +63,7 @@ func (c *Conn) sendDatagram(b []byte) error {
 // padded to 12 characters, the blank line and the binary-safe body. It
 // marks the HTTP response finished (§7.4).
 func (c *Conn) Reply(code int, headers []byte, body []byte) {
-	if c.closed || c.m == nil {
+	if c.has(fClosed) || c.m == nil {
 		return
 	}
 	appendReply(c, code, headers, body)
@@ -73,7 +73,7 @@ func (c *Conn) Reply(code int, headers []byte, body []byte) {
 // HTTPChunk queues one chunk; empty data queues the terminating chunk and
 // marks the response finished.
 func (c *Conn) HTTPChunk(b []byte) {
-	if c.closed || c.m == nil {
+	if c.has(fClosed) || c.m == nil {
 		return
 	}
 	q := &c.send

@@ -19,14 +19,14 @@ import (
 // address (for a UDP listener, where send() replies go) and delivers
 // EvResolve; a name is then looked up synchronously, as Listen does.
 func (c *Conn) Resolve(url string) {
-	if c.closed || c.inClose || c.m == nil {
+	if c.has(fClosed) || c.has(fInClose) || c.m == nil {
 		return
 	}
 	m := c.m
 	ep := parseURL(url)
 	c.stopDNS()
 	ip := literalIP(ep.host)
-	if c.listening {
+	if c.has(fListening) {
 		if ip == nil {
 			ips, err := net.DefaultResolver.LookupIPAddr(context.Background(), ep.host)
 			if err != nil || len(ips) == 0 {
@@ -53,14 +53,14 @@ func (c *Conn) Resolve(url string) {
 // delivered; as in the reference the connection stays unresolved (it does
 // no I/O) until it is closed or resolve() is called again.
 func (c *Conn) ResolveCancel() {
-	if c.closed || c.m == nil {
+	if c.has(fClosed) || c.m == nil {
 		return
 	}
 	c.stopDNS()
 }
 
 // IsResolving reports a host name lookup in progress (or cancelled).
-func (c *Conn) IsResolving() bool { return !c.closed && c.resolving }
+func (c *Conn) IsResolving() bool { return !c.has(fClosed) && c.has(fResolving) }
 
 // stopDNS cancels the lookup in flight; its answer will not match dnsSeq.
 func (c *Conn) stopDNS() {
@@ -76,7 +76,7 @@ func (c *Conn) stopDNS() {
 // Resolve and forgets its readiness; buffers and flags such as draining
 // are kept, as Mongoose does.
 func (m *Manager) dropSocket(c *Conn) {
-	c.resolving = false
+	c.clear(fResolving)
 	if c.fd < 0 {
 		return
 	}
@@ -85,7 +85,7 @@ func (m *Manager) dropSocket(c *Conn) {
 	}
 	unix.Close(c.fd) // also leaves the epoll set
 	c.fd = -1
-	c.connecting, c.readable, c.writable, c.sockErr = false, false, false, false
-	c.peerShut, c.epollOut, c.seenR, c.peerEOF = false, false, false, false
+	c.clear(fConnecting | fReadable | fWritable | fSockErr |
+		fPeerShut | fEpollOut | fSeenR | fPeerEOF)
 	c.local = sockAddr{}
 }

@@ -33,7 +33,7 @@ func TestResolveHostNameAndCancel(t *testing.T) {
 	l, addr := h.listen(false)
 	port := strings.Split(addr, ":")[1]
 	c := h.m.newConn(-1)
-	c.client = true
+	c.set(fClient)
 	c.Resolve("tcp://" + name + ":" + port)
 	if !c.IsResolving() || len(h.events(c)) != 0 {
 		t.Fatalf("resolving %v events %v", c.IsResolving(), h.events(c))
@@ -46,7 +46,7 @@ func TestResolveHostNameAndCancel(t *testing.T) {
 
 	// A cancelled lookup delivers nothing, even when its answer arrives.
 	d := h.m.newConn(-1)
-	d.client = true
+	d.set(fClient)
 	d.Resolve("tcp://" + name + ":" + port)
 	d.ResolveCancel()
 	seq := d.ext.dnsSeq

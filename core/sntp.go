@@ -46,8 +46,8 @@ func (p *sntpProto) onRead(m *Manager, c *Conn) {
 	if ok {
 		m.emit(c, EvSNTPTime, ms)
 	}
-	if !c.closed && !c.inClose {
-		c.closing = true // after any datagram
+	if !c.has(fClosed) && !c.has(fInClose) {
+		c.set(fClosing) // after any datagram
 		m.kick(c)
 	}
 }
@@ -60,8 +60,8 @@ func (m *Manager) SNTPConnect(url string, o ConnectOptions) (*Conn, error) {
 	o.Init = func(c *Conn) {
 		c.setProtocol(&sntpProto{})
 		m.TimerAdd(sntpLifetime, false, false, func() Result {
-			if !c.closed && !c.inClose && !c.closing {
-				c.closing = true
+			if !c.has(fClosed) && !c.has(fInClose) && !c.has(fClosing) {
+				c.set(fClosing)
 				m.kick(c)
 			}
 			return ResultOK
@@ -78,10 +78,10 @@ func (m *Manager) SNTPConnect(url string, o ConnectOptions) (*Conn, error) {
 // the connection is resolving nothing is sent; a failed send is ignored,
 // as in the reference. It returns ErrConnClosed on a closed connection.
 func (c *Conn) SNTPRequest() error {
-	if c.closed || c.m == nil {
+	if c.has(fClosed) || c.m == nil {
 		return ErrConnClosed
 	}
-	if c.resolving {
+	if c.has(fResolving) {
 		return nil
 	}
 	now := time.Now().UnixMilli()

@@ -169,7 +169,7 @@ func TestSNTPLifetime(t *testing.T) {
 func TestSNTPRequestWhileResolving(t *testing.T) {
 	h := newHarness(t, nil, nil)
 	c := h.m.newConn(-1)
-	c.client, c.udp, c.resolving = true, true, true
+	c.set(fClient | fUDP | fResolving)
 	if err := c.SNTPRequest(); err != nil || len(h.events(c)) != 0 {
 		t.Fatalf("err %v events %v", err, h.events(c))
 	}

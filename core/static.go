@@ -56,7 +56,7 @@ func ParseMessageHead(head []byte) (*HTTPMessage, bool) {
 // URI (§7.8): gzip variant, ETag/304, Range 206/416, HEAD, 404. The body
 // is streamed from disk during later iterations.
 func (c *Conn) ServeFile(hm *HTTPMessage, path string, o ServeOptions) {
-	if c.closed || c.m == nil {
+	if c.has(fClosed) || c.m == nil {
 		return
 	}
 	c.serveFile(hm, path, "", "", o)
@@ -66,7 +66,7 @@ func (c *Conn) ServeFile(hm *HTTPMessage, path string, o ServeOptions) {
 // "uri_prefix=directory" entries) and serves the file, an index file, a
 // directory listing, a redirect, 400 for unsafe paths, or 404 (§7.8).
 func (c *Conn) ServeDir(hm *HTTPMessage, rootDir string, o ServeOptions) {
-	if c.closed || c.m == nil {
+	if c.has(fClosed) || c.m == nil {
 		return
 	}
 	uri := string(hm.URIBytes())
@@ -477,11 +477,11 @@ func (m *Manager) xferStep(c *Conn) {
 	for i := 0; i < xferMaxSteps && c.fileXfer() != nil; i++ {
 		c.xferFill()
 		m.writeStep(c)
-		if c.closed || c.closing || m.aborted || !c.writable {
+		if c.has(fClosed) || c.has(fClosing) || m.aborted || !c.has(fWritable) {
 			break
 		}
 	}
-	if !c.closed && !c.closing {
+	if !c.has(fClosed) && !c.has(fClosing) {
 		// Keep the next window queued: pending() then tells Wait not to
 		// block while the socket is writable.
 		c.xferFill()

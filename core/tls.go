@@ -184,7 +184,7 @@ func (m *Manager) runTLS() {
 
 func (m *Manager) tlsService(t *tlsState) {
 	c := t.c
-	if c.closed || c.inClose || c.tlsSt() != t {
+	if c.has(fClosed) || c.has(fInClose) || c.tlsSt() != t {
 		return
 	}
 	p := t.p
@@ -196,20 +196,20 @@ func (m *Manager) tlsService(t *tlsState) {
 	if fin && !t.hsDone && !t.failed {
 		if err != nil {
 			t.failed = true
-			if !c.closing && c.writable {
+			if !c.has(fClosing) && c.has(fWritable) {
 				m.tlsFlush(c) // the alert, for the peer's benefit
 			}
-			c.Error(tlsErrText(err, c.client))
+			c.Error(tlsErrText(err, c.has(fClient)))
 			return
 		}
 		t.hsDone = true
 		t.more = true // records that came with the last flight
 		m.emit(c, EvTLSHS, nil)
-		if c.closed || m.aborted || c.tlsSt() != t {
+		if c.has(fClosed) || m.aborted || c.tlsSt() != t {
 			return
 		}
 	}
-	if !c.closing && c.established() && c.writable && t.woff < len(t.wbuf) {
+	if !c.has(fClosing) && c.established() && c.has(fWritable) && t.woff < len(t.wbuf) {
 		m.tlsFlush(c)
 	}
 	m.kick(c)
@@ -235,21 +235,21 @@ func (t *tlsState) collect() {
 // before it returns. A second call replaces the state. On a listener it
 // does nothing (accepted connections do not inherit TLS state).
 func (c *Conn) TLSInit(o TLSOptions) {
-	if c.closed || c.inClose || c.m == nil || c.listening {
+	if c.has(fClosed) || c.has(fInClose) || c.m == nil || c.has(fListening) {
 		return
 	}
-	if c.udp {
+	if c.has(fUDP) {
 		c.Error("TLS is not supported on UDP")
 		return
 	}
-	cfg, err := cachedTLSConfig(o, !c.client, c.host())
+	cfg, err := cachedTLSConfig(o, !c.has(fClient), c.host())
 	if err != nil {
 		c.Error(err.Error())
 		return
 	}
 	c.tlsDrop()
 	c.setTLSSt(&tlsState{c: c, cfg: cfg})
-	c.tls = true
+	c.set(fTLS)
 	if c.established() {
 		c.m.tlsStart(c)
 	}
@@ -259,11 +259,11 @@ func (c *Conn) TLSInit(o TLSOptions) {
 // TLSFree is Connection.tls_free: the TLS state is discarded and the
 // connection continues in clear text.
 func (c *Conn) TLSFree() {
-	if c.closed || c.m == nil {
+	if c.has(fClosed) || c.m == nil {
 		return
 	}
 	c.tlsDrop()
-	c.tls = false
+	c.clear(fTLS)
 }
 
 // HasTLSState reports an attached TLS state (tls_init called).
@@ -292,7 +292,7 @@ func (m *Manager) tlsStart(c *Conn) {
 	p := &tlsPipe{m: m, t: t, block: true}
 	p.cond.L = &p.mu
 	t.p = p
-	if c.client {
+	if c.has(fClient) {
 		t.tc = tls.Client(p, t.cfg)
 	} else {
 		t.tc = tls.Server(p, t.cfg)
@@ -307,19 +307,19 @@ func (c *Conn) tlsPending() bool {
 		return true
 	}
 	flushed := t.woff >= len(t.wbuf)
-	if c.draining && c.send.len() == 0 && c.fileXfer() == nil && flushed {
+	if c.has(fDraining) && c.send.len() == 0 && c.fileXfer() == nil && flushed {
 		return true // close (after a close_notify once the handshake is done)
 	}
 	if !flushed {
-		if c.writable {
+		if c.has(fWritable) {
 			return true
 		}
 	} else if t.hsDone {
-		if c.send.len() > 0 && c.writable {
+		if c.send.len() > 0 && c.has(fWritable) {
 			return true
 		}
 	}
-	if t.hsDone && c.canRead() || !t.hsDone && c.readable && !t.rawEOF {
+	if t.hsDone && c.canRead() || !t.hsDone && c.has(fReadable) && !t.rawEOF {
 		return true
 	}
 	return c.http != nil && c.http.reparse
@@ -332,7 +332,7 @@ func (c *Conn) tlsFlushed() bool {
 	if t == nil {
 		return true
 	}
-	if c.draining && t.hsDone && !t.notify && c.writable {
+	if c.has(fDraining) && t.hsDone && !t.notify && c.has(fWritable) {
 		return false
 	}
 	return t.woff >= len(t.wbuf)
@@ -346,24 +346,24 @@ func (m *Manager) tlsReadStep(c *Conn) (got bool) {
 	if !t.started {
 		m.tlsStart(c)
 	}
-	if t.hsDone && c.draining {
+	if t.hsDone && c.has(fDraining) {
 		t.more = false
-		if c.readable {
+		if c.has(fReadable) {
 			m.discardInput(c)
 		}
 		return false
 	}
-	if c.readable && !t.rawEOF && m.tlsFill(c) && !t.hsDone && !t.failed {
+	if c.has(fReadable) && !t.rawEOF && m.tlsFill(c) && !t.hsDone && !t.failed {
 		t.failed = true
 		c.Error("TLS handshake failed: connection reset by peer")
 		return false
 	}
-	if t.hsDone && !c.closed {
+	if t.hsDone && !c.has(fClosed) {
 		got = m.tlsDecrypt(c)
 	}
-	if !c.closed && !c.inClose && c.tlsSt() == t {
+	if !c.has(fClosed) && !c.has(fInClose) && c.tlsSt() == t {
 		t.collect()
-		if t.woff < len(t.wbuf) && c.writable && !c.closing {
+		if t.woff < len(t.wbuf) && c.has(fWritable) && !c.has(fClosing) {
 			m.tlsFlush(c) // alerts, key updates
 		}
 	}
@@ -377,8 +377,8 @@ func (m *Manager) tlsFill(c *Conn) (reset bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !t.hsDone && p.in.len() > tlsMaxPending {
-		c.readable = false
-		c.closing = true // a handshake never needs this much
+		c.clear(fReadable)
+		c.set(fClosing) // a handshake never needs this much
 		return false
 	}
 loop:
@@ -388,24 +388,24 @@ loop:
 		switch {
 		case n > 0:
 			p.in.commit(n)
-			if n < len(buf) && !c.peerShut {
-				c.readable = false
+			if n < len(buf) && !c.has(fPeerShut) {
+				c.clear(fReadable)
 				break loop
 			}
 		case n == 0:
 			t.rawEOF = true
 			p.inEOF = true
-			c.readable = false
+			c.clear(fReadable)
 			break loop
 		case e == unix.EINTR:
 		case e == unix.EAGAIN:
-			c.readable = false
+			c.clear(fReadable)
 			break loop
 		default: // reset
 			t.rawEOF = true
 			p.inEOF = true
-			c.readable = false
-			c.closing = true
+			c.clear(fReadable)
+			c.set(fClosing)
 			reset = true
 			break loop
 		}
@@ -443,12 +443,12 @@ func (m *Manager) tlsDecrypt(c *Conn) (got bool) {
 			break
 		}
 		if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
-			c.peerEOF = true // close_notify or end-of-file
-			c.readable = false
+			c.set(fPeerEOF) // close_notify or end-of-file
+			c.clear(fReadable)
 			break
 		}
-		if !c.closing {
-			c.Error(tlsErrText(err, c.client))
+		if !c.has(fClosing) {
+			c.Error(tlsErrText(err, c.has(fClient)))
 		}
 		break
 	}
@@ -461,7 +461,7 @@ func (m *Manager) tlsDecrypt(c *Conn) (got bool) {
 // out) a close_notify. EvWrite follows a successful write of records.
 func (m *Manager) tlsWriteStep(c *Conn) {
 	t := c.tlsSt()
-	if !c.writable || c.udp || c.listening {
+	if !c.has(fWritable) || c.has(fUDP) || c.has(fListening) {
 		return
 	}
 	if !t.started {
@@ -469,7 +469,7 @@ func (m *Manager) tlsWriteStep(c *Conn) {
 	}
 	t.collect()
 	total := 0
-	for c.writable && !c.closing {
+	for c.has(fWritable) && !c.has(fClosing) {
 		if t.woff >= len(t.wbuf) {
 			t.wbuf, t.woff = t.wbuf[:0], 0
 			if t.inflight > 0 {
@@ -480,7 +480,7 @@ func (m *Manager) tlsWriteStep(c *Conn) {
 				break
 			}
 			if c.send.len() == 0 {
-				if c.draining && !t.notify && c.fileXfer() == nil {
+				if c.has(fDraining) && !t.notify && c.fileXfer() == nil {
 					t.notify = true
 					t.tc.CloseWrite()
 					t.collect()
@@ -497,7 +497,7 @@ func (m *Manager) tlsWriteStep(c *Conn) {
 				p = p[:tlsChunk]
 			}
 			if _, err := t.tc.Write(p); err != nil {
-				c.Error(tlsErrText(err, c.client))
+				c.Error(tlsErrText(err, c.has(fClient)))
 				return
 			}
 			t.inflight = len(p)
@@ -557,8 +557,8 @@ func (m *Manager) tlsFlush(c *Conn) {
 // tlsWriteFailed: the peer can no longer receive. During the handshake
 // that is a handshake failure (EvError); afterwards a plain close.
 func (m *Manager) tlsWriteFailed(c *Conn) {
-	c.writable = false
-	c.closing = true
+	c.clear(fWritable)
+	c.set(fClosing)
 	if t := c.tlsSt(); t != nil && !t.hsDone && !t.failed {
 		t.failed = true
 		c.Error("TLS handshake failed: connection reset by peer")

@@ -27,8 +27,8 @@ func (m *Manager) readDatagrams(c *Conn) (got bool) {
 			if err == unix.EINTR {
 				continue
 			}
-			c.readable = false
-			if err != unix.EAGAIN && !c.listening {
+			c.clear(fReadable)
+			if err != unix.EAGAIN && !c.has(fListening) {
 				// A connected socket reports ICMP errors (port unreachable)
 				// here: Mongoose sees EPOLLERR and fails the connection.
 				c.Error("socket error")
@@ -37,7 +37,7 @@ func (m *Manager) readDatagrams(c *Conn) (got bool) {
 		}
 		c.recv.commit(n)
 		got = true
-		if c.listening && from != nil {
+		if c.has(fListening) && from != nil {
 			c.remote = compact(addrOf(from))
 		}
 		break

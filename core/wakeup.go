@@ -66,7 +66,7 @@ func (m *Manager) runQueues() {
 			m.mu.Unlock()
 			return
 		}
-		if c := m.byID.get(w.id); c != nil && !c.closed && !c.inClose {
+		if c := m.byID.get(w.id); c != nil && !c.has(fClosed) && !c.has(fInClose) {
 			m.emit(c, EvWakeup, w.data)
 		}
 	}

@@ -48,7 +48,7 @@ var ws426Body = []byte("WS upgrade expected\n")
 // EvWSOpen is delivered with msg before WSUpgrade returns. Either way the
 // HTTP response in progress is finished.
 func (c *Conn) WSUpgrade(msg *HTTPMessage, extra []byte) {
-	if c.closed || c.m == nil {
+	if c.has(fClosed) || c.m == nil {
 		return
 	}
 	if h := c.http; h != nil && h.server {
@@ -74,7 +74,7 @@ func (c *Conn) WSUpgrade(msg *HTTPMessage, extra []byte) {
 	c.afterQueue()
 	c.http = nil // the HTTP engine stops; httpServe notices (c.http != h)
 	c.setProtocol(&wsConn{server: c.parent != nil})
-	c.websocket = true
+	c.set(fWebsocket)
 	c.m.emit(c, EvWSOpen, msg)
 }
 
@@ -90,7 +90,7 @@ func (m *Manager) WSConnect(url string, o ConnectOptions) (*Conn, error) {
 			init(c)
 		}
 	}})
-	if err != nil || c.closed {
+	if err != nil || c.has(fClosed) {
 		return c, err
 	}
 	var k [16]byte
@@ -130,7 +130,7 @@ func wsHost(url string) string {
 
 // onRead implements protocol: handshake (client), then frames.
 func (w *wsConn) onRead(m *Manager, c *Conn) {
-	for !c.closed && !c.closing && !c.draining && !m.aborted {
+	for !c.has(fClosed) && !c.has(fClosing) && !c.has(fDraining) && !m.aborted {
 		buf := c.recv.data()
 		if w.handshake {
 			if !w.readHandshake(m, c, buf) {
@@ -190,10 +190,10 @@ func (w *wsConn) onRead(m *Manager, c *Conn) {
 		if !w.frame(m, c, &h, payload) {
 			return
 		}
-		if c.closed {
+		if c.has(fClosed) {
 			return
 		}
-		if !c.draining {
+		if !c.has(fDraining) {
 			c.recv.consume(total)
 		}
 	}
@@ -225,7 +225,7 @@ func (w *wsConn) frame(m *Manager, c *Conn, h *wsHeader, payload []byte) bool {
 		if h.fin() {
 			data, flags := w.frag, w.fragFlags
 			w.frag, w.fragOn = nil, false
-			if !c.closed && !c.closing && !c.draining {
+			if !c.has(fClosed) && !c.has(fClosing) && !c.has(fDraining) {
 				wm := WSMessage{Data: data, Flags: flags}
 				m.emit(c, EvWSMsg, &wm)
 			}
@@ -238,14 +238,14 @@ func (w *wsConn) frame(m *Manager, c *Conn, h *wsHeader, payload []byte) bool {
 	case WSOpClose:
 		echo := append([]byte(nil), payload...)
 		m.emit(c, EvWSCtl, nil)
-		if c.closed || c.closing {
+		if c.has(fClosed) || c.has(fClosing) {
 			return false
 		}
 		c.WSSend(echo, WSOpClose)
 		c.Drain()
 		return false
 	}
-	return !c.closed
+	return !c.has(fClosed)
 }
 
 // readHandshake parses the server's response head on a client connection.
@@ -270,10 +270,10 @@ func (w *wsConn) readHandshake(m *Manager, c *Conn, buf []byte) bool {
 		return false
 	}
 	w.handshake = false
-	c.websocket = true
+	c.set(fWebsocket)
 	w.msg.Body = buf[n:n]
 	m.emit(c, EvWSOpen, &w.msg)
-	if c.closed || c.closing || c.draining {
+	if c.has(fClosed) || c.has(fClosing) || c.has(fDraining) {
 		return false
 	}
 	c.recv.consume(n)

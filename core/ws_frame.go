@@ -152,10 +152,10 @@ func appendWSFrame(q *iobuf, data []byte, op int, masked bool) {
 // unmasked from servers and accepted connections, masked with a random key
 // from client connections. Usable on any connection.
 func (c *Conn) WSSend(data []byte, op int) error {
-	if c.closed || c.m == nil {
+	if c.has(fClosed) || c.m == nil {
 		return ErrConnClosed
 	}
-	appendWSFrame(&c.send, data, op, c.client)
+	appendWSFrame(&c.send, data, op, c.has(fClient))
 	c.afterQueue()
 	return nil
 }

@@ -483,7 +483,7 @@ func FuzzWSFrame(f *testing.F) {
 		w := &wsConn{server: mode&1 == 0, handshake: mode&2 != 0}
 		w.msg.Headers = w.hdrs[:0]
 		c.setProtocol(w)
-		c.client = !w.server
+		c.setTo(fClient, !w.server)
 		c.recv.write(data)
 		delivered = 0
 		w.onRead(m, c)
