@@ -15,13 +15,19 @@ type PollBatcher func(conns []*Conn, stop *uint32) (n int, aborted bool)
 // goes through the Dispatcher.
 func (m *Manager) SetPollBatcher(b PollBatcher) { m.batcher = b }
 
-// minPollBatch: a shorter run takes the ordinary path.
-const minPollBatch = 2
+// minPollBatch: a shorter run takes the ordinary path. maxPollBatch
+// bounds a batcher call, so that the binding's per-call buffer stays small
+// (a buffer as long as the connection list cost 8-16 B per idle conn).
+const (
+	minPollBatch = 2
+	maxPollBatch = 256
+)
 
 // quietRun returns the end of the run of quiet connections in m.pass that
-// starts at i.
+// starts at i, at most maxPollBatch long.
 func (m *Manager) quietRun(i int) int {
-	for i < len(m.pass) && m.quiet(m.pass[i]) {
+	end := min(len(m.pass), i+maxPollBatch)
+	for i < end && m.quiet(m.pass[i]) {
 		i++
 	}
 	return i
