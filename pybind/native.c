@@ -221,6 +221,29 @@ static PyObject *core_poll(CoreObject *c, PyObject *arg) {
     return res;
 }
 
+/* An external event loop drives the Manager: it watches fileno() and calls
+ * poll(0) when it is readable or when next_timeout() milliseconds have
+ * passed (0: at once; -1: only when the descriptor is readable). */
+static PyObject *core_fileno(CoreObject *c, PyObject *unused) {
+    CHECK_FORK(NULL);
+    int fd = c->mid && !c->closing ? pmg_loop_fd(c->mid) : -1;
+    if (fd < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "Manager has been freed");
+        return NULL;
+    }
+    return PyLong_FromLong(fd);
+}
+
+static PyObject *core_next_timeout(CoreObject *c, PyObject *unused) {
+    CHECK_FORK(NULL);
+    long long ms = c->mid && !c->closing ? pmg_next_timeout(c->mid) : -2;
+    if (ms < -1) {
+        PyErr_SetString(PyExc_RuntimeError, "Manager has been freed");
+        return NULL;
+    }
+    return PyLong_FromLongLong(ms);
+}
+
 /* The engine owns one reference to each wrapper (core.Conn.Tag) until
  * MG_EV_CLOSE has been delivered, and finds them by id: no dict keyed by
  * id here, which would cost ~60 bytes per idle connection. */
@@ -318,6 +341,8 @@ static PyMethodDef core_methods[] = {
     {"set_pending", (PyCFunction)core_set_pending, METH_O, NULL},
     {"raise_pending", (PyCFunction)core_raise_pending, METH_NOARGS, NULL},
     {"poll", (PyCFunction)core_poll, METH_O, NULL},
+    {"fileno", (PyCFunction)core_fileno, METH_NOARGS, NULL},
+    {"next_timeout", (PyCFunction)core_next_timeout, METH_NOARGS, NULL},
     {"conn", (PyCFunction)core_conn, METH_O, NULL},
     {"connections", (PyCFunction)core_connections, METH_NOARGS, NULL},
     {"timer_new", (PyCFunction)core_timer_new, METH_O, NULL},
