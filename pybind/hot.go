@@ -206,6 +206,19 @@ func pmg_conn_send(mid C.longlong, id C.ulonglong, p *C.char, n C.longlong) (rc 
 	return 0
 }
 
+//export pmg_conn_send_response
+func pmg_conn_send_response(mid C.longlong, id C.ulonglong, p *C.char, n C.longlong, end C.int) (rc C.int) {
+	defer guard(&rc, -2)
+	_, c := connOf(mid, id)
+	if c == nil {
+		return -1
+	}
+	if err := c.SendResponse(goBytes(unsafe.Pointer(p), n), end != 0); err != nil {
+		return -2
+	}
+	return 0
+}
+
 //export pmg_conn_reply
 func pmg_conn_reply(mid C.longlong, id C.ulonglong, code C.longlong, h *C.char, hn C.longlong,
 	hdefault C.int, b *C.char, bn C.longlong) (rc C.int) {
