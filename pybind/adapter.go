@@ -18,3 +18,15 @@ func AdapterWSSwitch(mid int64, connID int64) (err error) {
 	}
 	return c.WSSwitch()
 }
+
+// AdapterPeerEOF reports whether the peer of connection connID has closed
+// its side (false once the connection is gone: MG_EV_CLOSE says that).
+func AdapterPeerEOF(mid int64, connID int64) (eof bool, err error) {
+	defer recoverTo(&err)
+	pm, err := open(mid)
+	if err != nil {
+		return false, err
+	}
+	c := pm.m.ConnByID(uint64(connID))
+	return c != nil && c.PeerEOF(), nil
+}

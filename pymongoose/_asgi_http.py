@@ -69,9 +69,14 @@ class HTTPCycle:
         if body is not None:
             self.body = None
             return {"type": "http.request", "body": body, "more_body": False}
-        if not self.complete and not self.disconnected:
+        if not self.complete and not self.disconnected and not self.server.peer_gone(self):
             # long polling: wait for the response to end or the client to go
-            await self._wait()
+            watch = self.server.eof_watch
+            watch[self.state.id] = self
+            try:
+                await self._wait()
+            finally:
+                watch.pop(self.state.id, None)
         return dict(_DISCONNECT)
 
     async def _wait(self) -> None:

@@ -30,16 +30,19 @@ class LoopDriver:
     ``run_forever``/``asyncio.run``, as from ``poll()``. Any other exception
     out of ``poll()`` (handler exceptions never get there: they are reported
     by the Manager) stops the driver and goes to ``on_error`` when given,
-    else it propagates to the loop's exception handler.
+    else it propagates to the loop's exception handler. ``after_poll()``,
+    when given, runs after each successful ``poll(0)``.
     """
 
-    __slots__ = ("_manager", "_loop", "_fd", "_soon", "_timer", "_in_poll", "_on_error")
+    __slots__ = ("_manager", "_loop", "_fd", "_soon", "_timer", "_in_poll", "_on_error", "_after_poll")
 
     def __init__(self, manager: Manager, loop: Optional[asyncio.AbstractEventLoop] = None,
-                 on_error: Optional[Callable[[BaseException], None]] = None) -> None:
+                 on_error: Optional[Callable[[BaseException], None]] = None,
+                 after_poll: Optional[Callable[[], None]] = None) -> None:
         self._manager = manager
         self._loop = loop if loop is not None else asyncio.get_running_loop()
         self._on_error = on_error
+        self._after_poll = after_poll  # called after each poll(0), outside it
         self._fd = -1
         self._soon: Optional[asyncio.Handle] = None
         self._timer: Optional[asyncio.TimerHandle] = None
@@ -105,6 +108,8 @@ class LoopDriver:
             raise
         finally:
             self._in_poll = False
+        if self._after_poll is not None:
+            self._after_poll()
         self._rearm()
 
     def _on_timer(self) -> None:

@@ -44,6 +44,7 @@ from . import _mongoose as _native
 from ._asgi_http import HTTPCycle, request_parts
 from ._asgi_lifespan import Lifespan, LifespanFailed
 from ._asgi_ws import WSCycle
+from ._gopy import pybind as _go
 from ._loop import LoopDriver
 from ._manager import LIMITS, Manager
 
@@ -129,6 +130,7 @@ class ASGIServer:
         self.lifespan = Lifespan(app, self.state, lifespan)
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self.blocked: Dict[int, _ConnState] = {}
+        self.eof_watch: Dict[int, HTTPCycle] = {}  # cycles whose app awaits receive()
         self._manager: Optional[Manager] = None
         self._driver: Optional[LoopDriver] = None
         self._listeners: List["_native.Connection"] = []
@@ -168,7 +170,8 @@ class ASGIServer:
             raise
         self._manager = manager
         self._listeners = [lst]
-        self._driver = LoopDriver(manager, self.loop, on_error=self._on_poll_error)
+        self._driver = LoopDriver(manager, self.loop, on_error=self._on_poll_error,
+                                  after_poll=self._after_poll)
         self._driver.start()
         return lst
 
@@ -226,6 +229,24 @@ class ASGIServer:
 
     def _on_poll_error(self, exc: BaseException) -> None:
         logger.error("pymongoose ASGI server: polling stopped", exc_info=exc)
+
+    def _after_poll(self) -> None:
+        if self.eof_watch:
+            for cycle in list(self.eof_watch.values()):
+                self.peer_gone(cycle)
+
+    def peer_gone(self, cycle: HTTPCycle) -> bool:
+        """True (and the connection closes) when the client of ``cycle``
+        has closed its side: an application waiting for its next message
+        gets ``http.disconnect``, as under uvicorn."""
+        manager = self._manager
+        conn = cycle.conn
+        if manager is None or not conn.id or not _go.AdapterPeerEOF(manager._mid, conn.id):
+            return False
+        cycle.on_close()
+        conn.close()
+        self.kick()
+        return True
 
     def kick(self) -> None:
         """Poll soon: output was queued outside poll()."""
