@@ -20,7 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .asgi import ASGIServer, _ConnState
 
 # A whole block of "name: value\r\n" lines with valid names (tokens) and
-# values (no CR, LF, NUL or other controls): one match checks every header.
+# values (no CR, LF, NUL or other controls): one match checks every header,
+# and the count of line ends shows that no value carried one of its own.
 _HEADER_BLOCK = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+: [^\x00-\x08\x0a-\x1f\x7f]*\r\n)*")
 
 _DISCONNECT = {"type": "http.disconnect"}
@@ -189,7 +190,6 @@ class HTTPCycle:
         """The status line and headers, framed for the first body message
         (``body``, more to come or not), followed by that body."""
         headers = self.headers
-        self.headers = None
         status = self.status
         lines: List[bytes] = [status_line(status)]
         length: Optional[bytes] = None
@@ -211,8 +211,9 @@ class HTTPCycle:
             lines.append(value)
             lines.append(b"\r\n")
         block = b"".join(lines[1:])
-        if _HEADER_BLOCK.fullmatch(block) is None:
+        if _HEADER_BLOCK.fullmatch(block) is None or block.count(b"\n") * 4 != len(lines) - 1:
             raise RuntimeError(_header_error(headers))
+        self.headers = None  # written: a failure from now on cuts the response
         no_body = self.head or status < 200 or status == 204 or status == 304
         if length is not None:
             self.remaining = int(length)

@@ -260,7 +260,8 @@ class WSCycle:
 
 
 def _headers_block(headers: Any) -> bytes:
-    block = b"".join(name + b": " + value + b"\r\n" for name, value in headers)
-    if _HEADER_BLOCK.fullmatch(block) is None:
+    lines = [name + b": " + value + b"\r\n" for name, value in headers]
+    block = b"".join(lines)
+    if _HEADER_BLOCK.fullmatch(block) is None or block.count(b"\n") != len(lines):
         raise RuntimeError(_header_error(headers))
     return block

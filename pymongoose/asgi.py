@@ -197,6 +197,8 @@ class ASGIServer:
                 conn.drain()  # idle keep-alive connection: nothing to finish
             elif isinstance(cycle, WSCycle):
                 cycle.shutdown()
+            else:
+                cycle.keep_alive = False  # answered with Connection: close
         self.kick()
         if self._busy():
             self._idle = asyncio.Event()
