@@ -14,7 +14,8 @@ import asyncio
 import re
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-from ._http_adapter import LAST_CHUNK, header_name_error, header_value_error, status_line
+from ._http_adapter import (LAST_CHUNK, decode_path, header_name_error, header_value_error,
+                            origin_path, status_line)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .asgi import ASGIServer, _ConnState
@@ -304,8 +305,6 @@ def request_parts(uri: str) -> Tuple[str, bytes]:
     """``(path, raw_path)`` of the engine's request target (without its
     query): absolute-form loses scheme and authority; the path is
     percent-decoded as uvicorn does."""
-    from ._http_adapter import decode_path, origin_path
-
     if uri[:1] != "/":
         uri = origin_path(uri)
     raw = uri.encode("utf-8", "surrogateescape")

@@ -12,6 +12,7 @@ close frame had none, 1006 when the connection dropped without one.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import collections
 import hashlib
@@ -24,8 +25,6 @@ from ._gopy import pybind as _go
 from ._http_adapter import status_line
 
 if TYPE_CHECKING:  # pragma: no cover
-    import asyncio
-
     from .asgi import ASGIServer, _ConnState
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -134,7 +133,7 @@ class WSCycle:
         fut = self.waiter
         if fut is None or fut.done():
             fut = self.waiter = self.server.loop.create_future()
-        await fut
+        await asyncio.shield(fut)  # shared by receive() and send(): one's cancel is not the other's
 
     # -- the application's side -----------------------------------------
     async def receive(self) -> Dict[str, Any]:

@@ -2,7 +2,6 @@
 test_asgi_vs_uvicorn.py. ``/events`` returns (and clears) what the apps
 observed that a client cannot see: disconnects, WebSocket close codes."""
 
-import asyncio
 import json
 import os
 
