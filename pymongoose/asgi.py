@@ -63,13 +63,13 @@ _DEFAULT_HIGH_WATER = dict(LIMITS)["send_high_water"]
 _BAD_UPGRADE = (b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: 32\r\n"
                 b"connection: close\r\n\r\nMissing Sec-WebSocket-Key header")
 
-_EV_POLL = _native.MG_EV_POLL
 _EV_HTTP_MSG = _native.MG_EV_HTTP_MSG
 _EV_WRITE = _native.MG_EV_WRITE
 _EV_CLOSE = _native.MG_EV_CLOSE
 _EV_WS_MSG = _native.MG_EV_WS_MSG
 _EV_WS_CTL = _native.MG_EV_WS_CTL
 _EV_ACCEPT = _native.MG_EV_ACCEPT
+_IGNORED = frozenset((_native.MG_EV_POLL, _native.MG_EV_READ, _native.MG_EV_HTTP_HDRS))
 
 
 class _ConnState:
@@ -258,7 +258,7 @@ class ASGIServer:
 
     # -- engine events (on the loop thread, inside poll) -------------------
     def _handle(self, conn: "_native.Connection", ev: int, data: Any) -> None:
-        if ev == _EV_POLL:
+        if ev in _IGNORED:  # the frequent events the server has nothing to do with
             return
         if ev == _EV_HTTP_MSG:
             self._on_request(conn, data)

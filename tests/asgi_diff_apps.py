@@ -112,6 +112,11 @@ async def websocket(scope, receive, send):
         await send({"type": "websocket.http.response.body", "body": b"no ", "more_body": True})
         await send({"type": "websocket.http.response.body", "body": b"websocket here"})
         return
+    if path == "/ws-scope":
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": json.dumps(_jsonable(scope))})
+        await send({"type": "websocket.close", "code": 1000})
+        return
     offered = scope.get("subprotocols") or []
     await send({"type": "websocket.accept", "subprotocol": offered[-1] if offered else None,
                 "headers": [(b"x-accepted", b"yes")]})

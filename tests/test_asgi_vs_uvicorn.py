@@ -376,6 +376,21 @@ def test_websocket_subprotocol_headers_and_echo():
         assert events_of(port, 1) == [["ws", "/ws", 1000]], kind
 
 
+def test_websocket_scope_agrees():
+    scopes = {}
+    for kind, port in _ports.items():
+        with websockets_sync.connect(ws_url(port, "/ws-scope?x=1"), subprotocols=["a", "b"],
+                                     open_timeout=WAIT) as ws:
+            scopes[kind] = json.loads(ws.recv(WAIT))
+    ours, theirs = scopes["pymongoose"], scopes["uvicorn"]
+    assert set(ours) == set(theirs), set(ours) ^ set(theirs)
+    for key in ("type", "http_version", "path", "raw_path", "query_string", "root_path",
+                "scheme", "subprotocols"):
+        assert ours[key] == theirs[key], key
+    assert sorted(n for n, _ in ours["headers"]) == sorted(n for n, _ in theirs["headers"])
+    assert ours["subprotocols"] == ["a", "b"] and ours["scheme"] == "ws"
+
+
 def ws_handshake(port, path):
     s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
     s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
