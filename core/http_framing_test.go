@@ -256,3 +256,46 @@ func TestAbsoluteFormServeDir(t *testing.T) {
 		t.Fatalf("absolute-form target: %q", got)
 	}
 }
+
+// FuzzResponseHead checks the head rewrite of a response written with
+// send(): never a panic, the status line and everything after the head
+// untouched, no Transfer-Encoding left for an HTTP/1.0 client whose body
+// goes out unframed, and output other than a complete head passed as is.
+func FuzzResponseHead(f *testing.F) {
+	for _, s := range []string{
+		chunkedHead + "5\r\nhello\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nhi",
+		"HTTP/1.1 204 No Content\r\n\r\n",
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\ntransfer-encoding:chunked\r\n\r\n",
+		"HTTP/1.1 200 OK\r\n",
+		"HTTP/\r\n\r\n",
+		"raw bytes",
+	} {
+		f.Add([]byte(s), byte(0))
+		f.Add([]byte(s), byte(7))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, mode byte) {
+		c := &Conn{http: &httpConn{server: true, inProgress: true}}
+		c.http.req = reqFraming{http10: mode&1 != 0, close: mode&2 != 0, head: mode&4 != 0}
+		c.queueOutput(data)
+		out := c.send.data()
+		end := crlfHeadEnd(data)
+		if end < 0 || len(data) < 12 || string(data[:5]) != "HTTP/" {
+			if !bytes.Equal(out, data) {
+				t.Fatalf("changed %q -> %q", data, out)
+			}
+			return
+		}
+		status := data[:bytes.IndexByte(data, '\n')+1]
+		if !bytes.HasPrefix(out, status) || !bytes.HasSuffix(out, data[end-2:]) {
+			t.Fatalf("%q -> %q", data, out)
+		}
+		if c.http.req.rawBody {
+			oe := crlfHeadEnd(out)
+			if oe < 0 || bytes.Contains(bytes.ToLower(out[:oe]), []byte("\ntransfer-encoding:")) || !c.http.req.close {
+				t.Fatalf("HTTP/1.0 head %q", out)
+			}
+		}
+	})
+}
