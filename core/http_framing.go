@@ -112,13 +112,15 @@ func trimLine(v []byte) []byte {
 // the close ends the body).
 func (c *Conn) queueOutput(b []byte) {
 	r := c.answering()
-	if r == nil || r.headOut || c.http.inHdrs {
+	if r == nil || r.headOut {
 		c.send.write(b)
 		return
 	}
 	end := crlfHeadEnd(b)
 	if end < 0 || len(b) < 12 || string(b[:5]) != "HTTP/" {
-		r.headOut = true // not a head the engine understands: as is
+		if !c.http.inHdrs {
+			r.headOut = true // not a head the engine understands: as is
+		}
 		c.send.write(b)
 		return
 	}
@@ -133,6 +135,10 @@ func (c *Conn) queueOutput(b []byte) {
 		if code == 100 {
 			r.expect100 = false
 		}
+		c.send.write(b)
+		return
+	}
+	if c.http.inHdrs { // written from EvHTTPHdrs: left to the handler
 		c.send.write(b)
 		return
 	}

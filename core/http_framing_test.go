@@ -299,3 +299,25 @@ func FuzzResponseHead(f *testing.F) {
 		}
 	})
 }
+
+// A handler that sends its own "100 Continue" from EvHTTPHdrs (as code
+// written for Mongoose does) gets no second one from the engine.
+func TestOwn100ContinueNotDoubled(t *testing.T) {
+	h := newHarness(t, nil, func(c *Conn, ev Event, data any) Result {
+		switch ev {
+		case EvHTTPHdrs:
+			c.Send([]byte("HTTP/1.1 100 Continue\r\n\r\n"))
+		case EvHTTPMsg:
+			c.Reply(200, []byte{}, data.(*HTTPMessage).Body)
+		}
+		return ResultOK
+	})
+	_, addr := h.listen(true)
+	got := recv(h, "client", expectClient(addr,
+		"POST / HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n", "ok"))
+	want := [2]string{"HTTP/1.1 100 Continue\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: " + pad("2") + "\r\n\r\nok"}
+	if got != want {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+}

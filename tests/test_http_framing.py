@@ -177,9 +177,14 @@ def test_head_on_static_files_with_curl(make_manager, tmp_path):
     listing_len = int(out.split(b"Content-Length:")[1].split(b"\r\n")[0])
     rc, body, _ = run_client(mgr, curl, base + "/sub/")
     assert len(body) == listing_len > 0
-    # Two HEADs and a GET on one connection: no body bytes after a HEAD head.
-    rc, out, err = run_client(mgr, curl, "-sI", base + "/big.bin", "-I", base + "/file")
+    # Two HEADs on one connection: no body bytes after a HEAD head.
+    rc, out, err = run_client(mgr, curl, "-v", "-I", base + "/big.bin", "-I", base + "/file")
     assert rc == 0 and out.count(b"Content-Length: 256000") == 2, out
+    assert "Re-using existing connection" in err or "Reusing existing" in err, err
+    # An HTTP/1.0 client: the file, Connection: close, then the close.
+    rc, out, err = run_client(mgr, curl, "-0", "-v", base + "/big.bin")
+    assert rc == 0 and out == bytes(range(256)) * 1000, err
+    assert "< Connection: close" in err
 
 
 # --------------------------------------------------------------------------
