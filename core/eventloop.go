@@ -27,19 +27,9 @@ func (m *Manager) WaitAt(now time.Time, timeoutMs int) bool {
 		to = 0
 	}
 	due := false
-	if to != 0 && (len(m.timers) > 0 || !m.nextDeadline.IsZero()) {
-		if now.IsZero() {
-			now = time.Now()
-		}
-		if d, ok := m.timerWait(now); ok {
-			to = minTimeout(to, d)
-			due = d == 0
-		}
-		if !m.nextDeadline.IsZero() {
-			d := ceilMs(m.nextDeadline.Sub(now))
-			to = minTimeout(to, d)
-			due = due || d == 0
-		}
+	if to != 0 {
+		to = m.dueIn(now, to)
+		due = to == 0
 	}
 	n := m.p.wait(to)
 	if n < 0 {

@@ -80,6 +80,24 @@ func (c *Conn) Reply(code int, headers []byte, body []byte) {
 	c.finishResponse()
 }
 
+// SendResponse queues b, raw bytes of an HTTP response the caller frames
+// itself (a server adapter writing the application's own status line and
+// headers); end marks the response finished (§7.4) once b is queued, which
+// lets the next pipelined request be parsed. b may be empty when end is set.
+func (c *Conn) SendResponse(b []byte, end bool) error {
+	if c.has(fClosed) || c.m == nil {
+		return ErrConnClosed
+	}
+	if len(b) > 0 {
+		c.send.write(b)
+		c.afterQueue()
+	}
+	if end {
+		c.finishResponse()
+	}
+	return nil
+}
+
 // HTTPChunk queues one chunk; empty data queues the terminating chunk and
 // marks the response finished.
 func (c *Conn) HTTPChunk(b []byte) {

@@ -120,6 +120,29 @@ func pmg_poll(mid C.longlong, timeout C.int) (rc C.int) {
 	return pollOK
 }
 
+// pmg_loop_fd is the engine's epoll descriptor for an external event loop
+// (-1 once freed); pmg_next_timeout is when that loop must poll(0) next.
+//
+//export pmg_loop_fd
+func pmg_loop_fd(mid C.longlong) (fd C.int) {
+	defer guard(&fd, -1)
+	pm := lookup(int64(mid))
+	if pm == nil || pm.m.Closed() {
+		return -1
+	}
+	return C.int(pm.m.Fd())
+}
+
+//export pmg_next_timeout
+func pmg_next_timeout(mid C.longlong) (ms C.longlong) {
+	defer guard(&ms, -2)
+	pm := lookup(int64(mid))
+	if pm == nil || pm.m.Closed() {
+		return -2
+	}
+	return C.longlong(pm.m.NextTimeout(time.Time{}))
+}
+
 //export pmg_conn_info
 func pmg_conn_info(mid C.longlong, id C.ulonglong, out *C.pmg_info) (ok C.int) {
 	defer guard(&ok, 0)
@@ -178,6 +201,19 @@ func pmg_conn_send(mid C.longlong, id C.ulonglong, p *C.char, n C.longlong) (rc 
 		return -1
 	}
 	if err := c.Send(goBytes(unsafe.Pointer(p), n)); err != nil {
+		return -2
+	}
+	return 0
+}
+
+//export pmg_conn_send_response
+func pmg_conn_send_response(mid C.longlong, id C.ulonglong, p *C.char, n C.longlong, end C.int) (rc C.int) {
+	defer guard(&rc, -2)
+	_, c := connOf(mid, id)
+	if c == nil {
+		return -1
+	}
+	if err := c.SendResponse(goBytes(unsafe.Pointer(p), n), end != 0); err != nil {
 		return -2
 	}
 	return 0

@@ -221,6 +221,29 @@ static PyObject *core_poll(CoreObject *c, PyObject *arg) {
     return res;
 }
 
+/* An external event loop drives the Manager: it watches fileno() and calls
+ * poll(0) when it is readable or when next_timeout() milliseconds have
+ * passed (0: at once; -1: only when the descriptor is readable). */
+static PyObject *core_fileno(CoreObject *c, PyObject *unused) {
+    CHECK_FORK(NULL);
+    int fd = c->mid && !c->closing ? pmg_loop_fd(c->mid) : -1;
+    if (fd < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "Manager has been freed");
+        return NULL;
+    }
+    return PyLong_FromLong(fd);
+}
+
+static PyObject *core_next_timeout(CoreObject *c, PyObject *unused) {
+    CHECK_FORK(NULL);
+    long long ms = c->mid && !c->closing ? pmg_next_timeout(c->mid) : -2;
+    if (ms < -1) {
+        PyErr_SetString(PyExc_RuntimeError, "Manager has been freed");
+        return NULL;
+    }
+    return PyLong_FromLongLong(ms);
+}
+
 /* The engine owns one reference to each wrapper (core.Conn.Tag) until
  * MG_EV_CLOSE has been delivered, and finds them by id: no dict keyed by
  * id here, which would cost ~60 bytes per idle connection. */
@@ -318,6 +341,8 @@ static PyMethodDef core_methods[] = {
     {"set_pending", (PyCFunction)core_set_pending, METH_O, NULL},
     {"raise_pending", (PyCFunction)core_raise_pending, METH_NOARGS, NULL},
     {"poll", (PyCFunction)core_poll, METH_O, NULL},
+    {"fileno", (PyCFunction)core_fileno, METH_NOARGS, NULL},
+    {"next_timeout", (PyCFunction)core_next_timeout, METH_NOARGS, NULL},
     {"conn", (PyCFunction)core_conn, METH_O, NULL},
     {"connections", (PyCFunction)core_connections, METH_NOARGS, NULL},
     {"timer_new", (PyCFunction)core_timer_new, METH_O, NULL},
@@ -848,6 +873,32 @@ static PyObject *conn_send(ConnObject *cn, PyObject *data) {
     Py_RETURN_NONE;
 }
 
+/* _http_send(data, end): raw response bytes framed by a server adapter
+ * (pymongoose.asgi/wsgi); end=True finishes the HTTP response so that the
+ * next pipelined request is parsed. data must be bytes (no conversion). */
+static PyObject *conn_http_send(ConnObject *cn, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "_http_send(data: bytes, end: bool)");
+        return NULL;
+    }
+    int end = PyObject_IsTrue(args[1]);
+    if (end < 0)
+        return NULL;
+    if (cn->id == 0 || forked) {
+        CHECK_FORK(NULL);
+        return closed_error();
+    }
+    int rc = pmg_conn_send_response(CONN_MID(cn), cn->id, PyBytes_AS_STRING(args[0]),
+                                    PyBytes_GET_SIZE(args[0]), end);
+    if (rc == -1)
+        return closed_error();
+    if (rc != 0) {
+        PyErr_SetString(PyExc_RuntimeError, "mg_send failed");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 /* Appends "name: value\r\n" for each item of headers to buf (a bytearray). */
 static int check_header_part(PyObject *s, const char *what) {
     Py_ssize_t n;
@@ -1131,6 +1182,8 @@ static PyMethodDef conn_methods[] = {
     {"send_data", (PyCFunction)(void (*)(void))conn_send_data, METH_FASTCALL | METH_KEYWORDS,
      "send_data(length=-1) -> bytes: copy of the bytes queued for sending."},
     {"send", (PyCFunction)conn_send, METH_O, "send(data): queue raw bytes (str is UTF-8 encoded)."},
+    {"_http_send", (PyCFunction)(void (*)(void))conn_http_send, METH_FASTCALL,
+     "_http_send(data, end): raw HTTP response bytes from a server adapter (private)."},
     {"reply", (PyCFunction)(void (*)(void))conn_reply, METH_FASTCALL | METH_KEYWORDS,
      "reply(status_code, body=b'', headers=None): queue a complete HTTP/1.1 response."},
     {"http_chunk", (PyCFunction)conn_http_chunk, METH_O,

@@ -166,6 +166,22 @@ class Manager(WsManagerMixin, MqttManagerMixin, NetManagerMixin):
         milliseconds for I/O (0: do not wait; negative: wait for I/O)."""
         self._core.poll(timeout_ms)
 
+    def fileno(self) -> int:
+        """The engine's event descriptor, for driving this Manager from
+        another event loop (asyncio, uvloop, selectors): it is readable
+        whenever ``poll(0)`` has I/O or a wakeup to process. Call
+        ``poll(0)`` when it is readable and when :meth:`next_timeout_ms`
+        says work is due. Valid until :meth:`close`, which closes it: a loop
+        that may outlive the Manager should watch ``os.dup(fileno())``."""
+        return self._core.fileno()
+
+    def next_timeout_ms(self) -> int:
+        """Milliseconds until the next timer or connection deadline needs a
+        ``poll(0)``: 0 when work is pending now (for example output queued
+        outside ``poll()``), -1 when only :meth:`fileno` turning readable
+        can bring work."""
+        return self._core.next_timeout()
+
     def listen(self, url: str, handler: Optional[Handler] = None, *, http: Optional[bool] = None,
                reuse_port: bool = False) -> "_native.Connection":
         """Listen on ``url`` (``tcp://``, ``http://``, ``udp://`` ...); port 0
