@@ -84,6 +84,9 @@ func (c *Conn) Reply(code int, headers []byte, body []byte) {
 // itself (a server adapter writing the application's own status line and
 // headers); end marks the response finished (§7.4) once b is queued, which
 // lets the next pipelined request be parsed. b may be empty when end is set.
+// b goes out unchanged (no framing of http_framing.go), but a request that
+// asked to close (Connection: close, HTTP/1.0 without keep-alive) still
+// drains the connection once the response is finished.
 func (c *Conn) SendResponse(b []byte, end bool) error {
 	if c.has(fClosed) || c.m == nil {
 		return ErrConnClosed
