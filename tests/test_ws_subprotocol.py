@@ -170,3 +170,41 @@ def test_chromium_page_offering_two_subprotocols(make_manager, tmp_path):
     dom, log = cl.result()
     assert '<pre id="out">open superchat echo hello from chromium</pre>' in dom, log[-2000:]
     assert "Sec-WebSocket-Protocol" not in log
+
+
+# The example's own page, with a hook appended that reports when its log shows
+# the echo (same /wait-/done handshake as PAGE above).
+EXAMPLE_PAGE_HOOK = b"""<script>
+const hookLog = document.getElementById("log");
+new MutationObserver(() => {
+  if (hookLog.textContent.includes("echo:")) fetch("/done").catch(() => {});
+}).observe(hookLog, {childList: true, characterData: true, subtree: true});
+</script>
+<iframe src="/wait"></iframe>
+</body>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+def test_chromium_on_the_ws_echo_example_page(make_manager, tmp_path):
+    example = load_ws_echo()
+    page = example.PAGE.replace(b"</body>", EXAMPLE_PAGE_HOOK)
+    waiting = []
+
+    def handler(conn, ev, data):
+        if ev == MG_EV_HTTP_MSG and data.uri == "/":
+            conn.reply(200, page, {"Content-Type": "text/html; charset=utf-8"})
+        elif ev == MG_EV_HTTP_MSG and data.uri == "/wait":
+            waiting.append(conn)
+        elif ev == MG_EV_HTTP_MSG and data.uri == "/done":
+            conn.reply(204)
+            while waiting:
+                waiting.pop().reply(200, b"", {"Content-Type": "text/html"})
+        else:
+            example.handler(conn, ev, data)
+
+    mgr = make_manager()
+    _, port = http_listen(mgr, handler)
+    cl = Client(chromium_dump, tmp_path, f"http://127.0.0.1:{port}/")
+    poll_until(mgr, lambda: cl.done, timeout=120, what="chromium")
+    dom, log = cl.result()
+    assert '<pre id="log">connected, subprotocol superchat\necho: hello\n' in dom, log[-2000:]
