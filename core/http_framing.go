@@ -56,8 +56,8 @@ func (c *Conn) connectionLine(r *reqFraming, code int, hdrs []byte) []byte {
 		return nil
 	}
 	r.headOut = true
-	present, close := scanConnection(hdrs)
-	if close || c.http.inHdrs {
+	present, closes := scanConnection(hdrs)
+	if closes || c.http.inHdrs {
 		r.close = true
 	}
 	switch {
@@ -73,7 +73,7 @@ func (c *Conn) connectionLine(r *reqFraming, code int, hdrs []byte) []byte {
 
 // scanConnection looks for a Connection header in preformatted header
 // lines and reports whether one lists "close".
-func scanConnection(hdrs []byte) (present, close bool) {
+func scanConnection(hdrs []byte) (present, closes bool) {
 	for len(hdrs) > 0 {
 		end := 0
 		for end < len(hdrs) && hdrs[end] != '\n' {
@@ -83,14 +83,14 @@ func scanConnection(hdrs []byte) (present, close bool) {
 		if len(line) > 11 && equalFoldBS(line[:11], "connection:") {
 			present = true
 			cl, _ := connTokens(trimLine(line[11:]))
-			close = close || cl
+			closes = closes || cl
 		}
 		if end == len(hdrs) {
 			break
 		}
 		hdrs = hdrs[end+1:]
 	}
-	return present, close
+	return present, closes
 }
 
 // trimLine drops blanks and a CR around a header value.
@@ -150,9 +150,9 @@ func (c *Conn) queueOutput(b []byte) {
 	}
 	first++
 	hdrs := b[first : end-2]
-	present, close := scanConnection(hdrs)
+	present, closes := scanConnection(hdrs)
 	chunked, length := scanFraming(hdrs)
-	if close {
+	if closes {
 		r.close = true
 	}
 	strip := chunked && r.http10

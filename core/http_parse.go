@@ -157,7 +157,7 @@ func parseHead(buf []byte, isReq bool, maxHead, maxHeaders int, msg *HTTPMessage
 
 // connTokens reports whether a Connection value (a comma-separated token
 // list, RFC 9110 §7.6.1) contains "close" and "keep-alive".
-func connTokens(v []byte) (close, keepAlive bool) {
+func connTokens(v []byte) (closes, keepAlive bool) {
 	for len(v) > 0 {
 		i := 0
 		for i < len(v) && v[i] != ',' {
@@ -170,14 +170,14 @@ func connTokens(v []byte) (close, keepAlive bool) {
 		for len(t) > 0 && (t[len(t)-1] == ' ' || t[len(t)-1] == '\t') {
 			t = t[:len(t)-1]
 		}
-		close = close || equalFoldBS(t, "close")
+		closes = closes || equalFoldBS(t, "close")
 		keepAlive = keepAlive || equalFoldBS(t, "keep-alive")
 		if i == len(v) {
 			break
 		}
 		v = v[i+1:]
 	}
-	return close, keepAlive
+	return closes, keepAlive
 }
 
 // isHTTP10 reports a request protocol older than HTTP/1.1 (HTTP/1.0 or
