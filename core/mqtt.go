@@ -65,6 +65,9 @@ func (mc *mqttConn) onRead(m *Manager, c *Conn) {
 		}
 		msg := &mc.msg
 		rc, size, need := parseMQTT(buf, msg)
+		if rc == mqttOK && msg.Cmd == MQTTPublish && msg.QoS == 3 {
+			rc = mqttMalformed // MQTT 3.1.1 §3.3.1.2: both QoS bits set closes
+		}
 		if rc == mqttMalformed {
 			c.recv.reset()
 			c.set(fClosing) // no error event (API.md §9.2)

@@ -508,7 +508,7 @@ func TestMQTTServerSide(t *testing.T) {
 }
 
 func TestMQTTMalformedCloses(t *testing.T) {
-	for _, s := range []string{"30 ff ff ff ff 01", "20 01 00", "32 03 0001 74"} {
+	for _, s := range []string{"30 ff ff ff ff 01", "20 01 00", "32 03 0001 74", "36 06 0001 74 0001 78"} {
 		var log []mqttRec
 		h, addr := serverSide(t, nil, &log)
 		ch := rawClient(addr, mqttHex(s), false) // the server must close first

@@ -373,9 +373,7 @@ class Broker:
         session = link.session
         if session is None:
             raise ProtocolError("PUBLISH before CONNECT")
-        flags = link.conn.recv_data(1)[0]
-        if msg.qos == 3:
-            raise ProtocolError("PUBLISH with QoS 3")
+        flags = link.conn.recv_data(1)[0]  # (QoS 3 is refused by the engine)
         if not valid_topic(msg.topic):
             raise ProtocolError(f"invalid PUBLISH topic {msg.topic!r}")
         if msg.qos == 2:

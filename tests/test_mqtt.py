@@ -298,6 +298,7 @@ MALFORMED = [
     ("short CONNACK", bytes.fromhex("200100")),
     ("QoS 1 publish without id", bytes.fromhex("3203000174")),
     ("topic past the end", bytes.fromhex("3003000561")),
+    ("PUBLISH with QoS 3", bytes.fromhex("3606000174000178")),
     ("good then bad", CONNECT_PKT + bytes.fromhex("4001ff")),
 ]
 
