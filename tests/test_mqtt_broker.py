@@ -477,6 +477,40 @@ def test_will_of_killed_mosquitto_sub(broker):
         watcher.close()
 
 
+EXAMPLE_CLIENT = EXAMPLE.parent / "mqtt_client.py"
+
+
+def test_will_of_killed_example_client(broker):
+    """examples/mqtt_client.py with --will-topic, killed: its will reaches
+    a paho subscriber through the example broker."""
+    watcher = Client(broker, "watcher")
+    proc = subprocess.Popen([sys.executable, str(EXAMPLE_CLIENT), "--url", f"mqtt://127.0.0.1:{broker}",
+                             "--topic", "ignored", "--will-topic", "status/example", "--will-message", "bye"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        watcher.subscribe("status/#", 1)
+        assert proc.stdout.readline().startswith("connected to")
+        assert proc.stdout.readline() == "subscribed to ignored\n"
+        proc.kill()
+        proc.wait()
+        assert watcher.next() == ("status/example", b"bye", 0, False)
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+        watcher.close()
+
+
+def test_example_client_rejects_wildcard_will(broker):
+    res = subprocess.run([sys.executable, str(EXAMPLE_CLIENT), "--url", f"mqtt://127.0.0.1:{broker}",
+                          "--will-topic", "status/#"], capture_output=True, text=True, timeout=WAIT)
+    assert res.returncode == 2
+    assert "error: MQTT will topic \"status/#\" contains a wildcard" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
 def test_no_will_after_disconnect(broker):
     """mosquitto_pub with a will publishes and disconnects cleanly: the
     message arrives, the will does not."""
