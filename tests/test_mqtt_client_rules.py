@@ -261,3 +261,31 @@ def test_explicit_ping_answered_keeps_connection(broker, make_manager):
                what="three PINGRESPs")
     assert not events(log, c, MG_EV_ERROR) and not events(log, c, MG_EV_CLOSE)
     c.close()
+
+
+def test_async_manager_forwards_will(broker):
+    """AsyncManager.mqtt_connect passes the will arguments through: a bad
+    one raises ValueError, a good one is published when the handler (on the
+    poll thread) drops the connection right after CONNACK."""
+    import asyncio
+
+    from pymongoose import AsyncManager
+
+    sub = Subscriber(broker, "pmg/aio/#")
+
+    def handler(conn, ev, data):
+        if ev == MG_EV_MQTT_OPEN and data == 0:
+            conn.close()  # no DISCONNECT
+
+    async def main():
+        async with AsyncManager() as am:
+            url = f"mqtt://127.0.0.1:{broker}"
+            with pytest.raises(ValueError, match="wildcard"):
+                am.mqtt_connect(url, handler, will_topic="pmg/aio/#")
+            am.mqtt_connect(url, handler, will_topic="pmg/aio/will", will_message=b"aio gone", will_qos=1)
+            return await asyncio.get_running_loop().run_in_executor(None, lambda: sub.msgs.get(timeout=WAIT))
+
+    try:
+        assert asyncio.run(main()) == ("pmg/aio/will", b"aio gone", 1, False)
+    finally:
+        sub.close()
