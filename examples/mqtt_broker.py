@@ -242,6 +242,8 @@ class Session:
             if msg.qos > 0:
                 self.queued.append(msg)
             return
+        # mqtt_pub's packet ids count per Manager (1-65535, then again from 1):
+        # fine unless a message stays unacknowledged for 65535 others.
         pid = self.conn.mqtt_pub(msg.topic, msg.payload, msg.qos, retain=msg.retain)
         if msg.qos > 0:
             self.inflight[pid] = (msg, PUBACK if msg.qos == 1 else PUBREC)
@@ -279,6 +281,8 @@ class Link:
 
 
 class Broker:
+    """Routes messages between the connections of one mqtt_listen() listener."""
+
     def __init__(self, manager: Manager, verbose: bool = False):
         self.manager = manager
         self.verbose = verbose
