@@ -2,6 +2,7 @@ package core
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 )
 
@@ -10,7 +11,7 @@ import (
 // never reads a packet whose length fields were truncated.
 
 // ErrMQTTInvalid matches (errors.Is) every argument error of the MQTT API.
-var ErrMQTTInvalid = fmt.Errorf("invalid MQTT argument")
+var ErrMQTTInvalid = errors.New("invalid MQTT argument")
 
 type mqttArgError string
 
