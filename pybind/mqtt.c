@@ -34,22 +34,20 @@ static int parse_qos(PyObject *o, int *qos) {
     return 0;
 }
 
-static int check_not_forked(void);
+/* Before anything reaches Go: after a fork only the error is safe. */
+static int check_not_forked(void) {
+    if (pmg_forked()) {
+        pmg_fork_error();
+        return -1;
+    }
+    return 0;
+}
 
 static int check_open(ConnObject *cn) {
     if (check_not_forked() < 0)
         return -1;
     if (cn->id == 0) {
         pmg_closed_error();
-        return -1;
-    }
-    return 0;
-}
-
-/* Before anything reaches Go: after a fork only the error is safe. */
-static int check_not_forked(void) {
-    if (pmg_forked()) {
-        pmg_fork_error();
         return -1;
     }
     return 0;
