@@ -313,6 +313,20 @@ def test_expect_100_continue():
             assert r.informational in ([], [100]), kind  # never more than one 100
 
 
+def test_expect_100_continue_client_waits_for_it():
+    head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+    for kind, port in _ports.items():
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+            s.sendall(head)
+            r = Reader(s)
+            assert r.line() == b"HTTP/1.1 100 Continue", kind  # before the body is sent
+            assert r.line() == b"", kind
+            s.sendall(b"hello")
+            resp = r.response()
+            assert resp.status == 200 and resp.body == b"5:hello", kind
+            assert r.informational == [], kind  # one 100 only
+
+
 def test_client_disconnect_mid_response_reaches_the_app():
     for kind, port in _ports.items():
         s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
