@@ -157,6 +157,8 @@ class HTTPCycle:
             raise RuntimeError(f"Unexpected ASGI message {mtype!r} for HTTP")
 
     def _write(self, data: bytes, end: bool) -> None:
+        if type(data) is not bytes:  # a bytearray or memoryview body from the app
+            data = bytes(data)
         try:
             self.conn._http_send(data, end)
         except RuntimeError:  # closed under us: MG_EV_CLOSE follows or went by

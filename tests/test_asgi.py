@@ -465,6 +465,18 @@ def test_send_after_disconnect_raises_oserror(asgi_server):
     assert outcome == ["http.disconnect", "ClientDisconnected"]
 
 
+def test_body_as_bytearray_and_memoryview(asgi_server):
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"6")]})
+        await send({"type": "http.response.body", "body": bytearray(b"abc"), "more_body": True})
+        await send({"type": "http.response.body", "body": memoryview(b"def")})
+
+    srv, base, _ = asgi_server(app)
+    assert requests.get(base + "/", timeout=WAIT).content == b"abcdef"
+
+
 def test_framing_rules(asgi_server):
     async def app(scope, receive, send):
         if scope["type"] != "http":
