@@ -73,7 +73,8 @@ class AsyncManager:
     coroutines started by :meth:`schedule` (then cancels the rest with a
     ``RuntimeWarning``), stops watching the Manager and closes it.
     ``poll_interval`` is accepted for compatibility and unused: the loop
-    polls exactly when the Manager has work.
+    polls exactly when the Manager has work. ``error`` is the exception
+    that stopped polling (printed to stderr), else None.
     """
 
     def __init__(
