@@ -30,3 +30,18 @@ func AdapterPeerEOF(mid int64, connID int64) (eof bool, err error) {
 	c := pm.m.ConnByID(uint64(connID))
 	return c != nil && c.PeerEOF(), nil
 }
+
+// AdapterSkipEvents stops delivering the events whose bits are set in mask
+// (bit n: event n) to any handler of Manager mid: a server adapter that has
+// nothing to do with MG_EV_POLL, MG_EV_READ or MG_EV_HTTP_HDRS saves a
+// Python call for each. MG_EV_CLOSE is always delivered: it retires the
+// connection's wrapper.
+func AdapterSkipEvents(mid int64, mask int64) (err error) {
+	defer recoverTo(&err)
+	pm, err := open(mid)
+	if err != nil {
+		return err
+	}
+	pm.skip = uint64(mask) &^ (1 << uint(core.EvClose))
+	return nil
+}

@@ -69,7 +69,7 @@ _EV_CLOSE = _native.MG_EV_CLOSE
 _EV_WS_MSG = _native.MG_EV_WS_MSG
 _EV_WS_CTL = _native.MG_EV_WS_CTL
 _EV_ACCEPT = _native.MG_EV_ACCEPT
-_IGNORED = frozenset((_native.MG_EV_POLL, _native.MG_EV_READ, _native.MG_EV_HTTP_HDRS))
+_SKIPPED = (_native.MG_EV_POLL, _native.MG_EV_READ, _native.MG_EV_HTTP_HDRS)
 
 
 class _ConnState:
@@ -162,6 +162,8 @@ class ASGIServer:
         self._closing = False
         await self.lifespan.startup()
         manager = Manager(None, False, self._error_handler, **self._limits)
+        # The frequent events the server has nothing to do with never reach Python.
+        _go.AdapterSkipEvents(manager._mid, sum(1 << ev for ev in _SKIPPED))
         try:
             lst = manager.listen(url, self._handle, http=True, reuse_port=reuse_port)
         except BaseException:
@@ -258,8 +260,6 @@ class ASGIServer:
 
     # -- engine events (on the loop thread, inside poll) -------------------
     def _handle(self, conn: "_native.Connection", ev: int, data: Any) -> None:
-        if ev in _IGNORED:  # the frequent events the server has nothing to do with
-            return
         if ev == _EV_HTTP_MSG:
             self._on_request(conn, data)
         elif ev == _EV_WRITE:
