@@ -561,3 +561,8 @@ def serve(app: Callable[..., Iterable[bytes]], url: str = "http://127.0.0.1:8000
     print(f"pymongoose WSGI server on http://{ip}:{port} ({workers} workers); Ctrl+C to stop",
           flush=True)
     server.run()
+
+
+if __name__ == "__main__":  # python -m pymongoose.wsgi module:app
+    from ._cli import main_wsgi
+    raise SystemExit(main_wsgi())
