@@ -47,6 +47,11 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+def _how(status: int) -> str:
+    """How a process ended, from its Popen.returncode."""
+    return f"was killed by {_signal_name(-status)}" if status < 0 else f"exited with status {status}"
+
+
 def reserve_port(host: str, port: int) -> socket.socket:
     """Bind (without listening) a SO_REUSEPORT socket on host:port: it keeps
     the port for the workers while any of them restarts, and gives --port 0
@@ -56,7 +61,6 @@ def reserve_port(host: str, port: int) -> socket.socket:
     family, kind, proto, _, address = infos[0]
     sock = socket.socket(family, kind, proto)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(address)
     except BaseException:
@@ -112,8 +116,7 @@ class Supervisor:
         lived = time.monotonic() - worker.started
         worker.delay = FIRST_DELAY_S if lived >= STABLE_S or not worker.delay else min(worker.delay * 2, MAX_DELAY_S)
         worker.restart_at = time.monotonic() + worker.delay
-        how = f"was killed by {_signal_name(-status)}" if status < 0 else f"exited with status {status}"
-        print(f"pymongoose: worker process {pid} {how}; restarting it in {worker.delay:g} s",
+        print(f"pymongoose: worker process {pid} {_how(status)}; restarting it in {worker.delay:g} s",
               file=sys.stderr, flush=True)
         return True
 
@@ -160,7 +163,14 @@ class Supervisor:
                     proc.kill()
                 break
             self.wait(wakeup, left)
-        return all(proc.wait() == 0 for proc in procs)
+        clean = True
+        for proc in procs:
+            # -SIGTERM: stopped while still starting, before serve() took
+            # over the signal: it had nothing in flight.
+            if proc.wait() not in (0, -signal.SIGTERM):
+                error(f"worker process {proc.pid} {_how(proc.returncode)} while stopping")
+                clean = False
+        return clean
 
     def run(self) -> int:
         reader, writer = socket.socketpair()

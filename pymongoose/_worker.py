@@ -35,6 +35,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     supervisor whether restarting can help (EXIT_FATAL: it cannot)."""
     args = sys.argv[1:] if argv is None else list(argv)
     config = json.loads(args[0])
+    # Stopped before serve() handles SIGTERM (still importing the app):
+    # nothing is in flight, so exit cleanly rather than die by the signal.
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(0))
     _stop_with_supervisor(config["supervisor_pid"])
     status = serve_config(config, reuse_port=True)
     return EXIT_FATAL if status == 1 else status

@@ -1,0 +1,3 @@
+"""A module that fails while being imported (tests/test_cli.py)."""
+
+raise RuntimeError("boom at import")
