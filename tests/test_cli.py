@@ -84,14 +84,14 @@ class Server:
     """A server command running in its own session (so a signal sent to its
     process group is what Ctrl+C in a terminal sends)."""
 
-    def __init__(self, tmp_path, args, port=None, module=("-m", "pymongoose.asgi")):
+    def __init__(self, tmp_path, args, port=None, module=("-m", "pymongoose.asgi"), app_dir=APPS):
         self.port = free_port() if port is None else port
         self.dir = tmp_path
         self.out = open(tmp_path / "stdout.txt", "w+")
         self.err = open(tmp_path / "stderr.txt", "w+")
         env = dict(os.environ, CLI_TEST_DIR=str(tmp_path))
         self.proc = subprocess.Popen(
-            [sys.executable, *module, *args, "--app-dir", APPS, "--port", str(self.port)],
+            [sys.executable, *module, *args, "--app-dir", app_dir, "--port", str(self.port)],
             cwd=tmp_path, env=env, stdout=self.out, stderr=self.err, stdin=subprocess.DEVNULL,
             start_new_session=True)
 
@@ -378,6 +378,17 @@ def test_wsgi_workers_share_the_port(serve):
     assert server.stop() == 0
 
 
+@pytest.mark.parametrize("server, app", [("asgi", "examples.app:app"), ("wsgi", "examples.wsgi_app:app")])
+def test_the_examples_with_two_workers(serve, server, app):
+    # the README's `python -m pymongoose.asgi examples.app:app --workers 2`
+    server = serve(app, "--workers", "2", module=("-m", f"pymongoose.{server}"), app_dir=ROOT)
+    server.wait_ready()
+    status, answer = request(server.port, "/hi")
+    assert (status, answer["hello"], answer["path"]) == (200, "world", "/hi")
+    assert server.pids_serving(2) == server.workers()
+    assert server.stop(signal.SIGINT, group=True) == 0
+
+
 def test_killed_worker_is_restarted_and_no_request_is_refused(serve):
     server = serve("cli_apps:app", "--workers", "2")
     server.wait_ready()
@@ -435,7 +446,14 @@ def test_stop_answers_the_request_in_flight(serve, tmp_path, module, app, worker
     workers_before = server.workers()
     assert server.pids_serving(max(1, len(workers_before))) == (workers_before or {server.proc.pid})
     answer = {}
-    client = threading.Thread(target=lambda: answer.update(result=request(server.port, "/slow")))
+
+    def fetch():
+        try:
+            answer["result"] = request(server.port, "/slow")
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            answer["error"] = exc
+
+    client = threading.Thread(target=fetch)
     client.start()
     wait_until(lambda: any(p.name.startswith("started-") for p in tmp_path.iterdir()), "the slow request")
     if group:
@@ -456,6 +474,7 @@ def test_stop_answers_the_request_in_flight(serve, tmp_path, module, app, worker
     assert client.is_alive()  # the request in flight is still waiting for the app
     (tmp_path / "release").touch()
     client.join(WAIT)
+    assert "error" not in answer, answer
     status, body = answer["result"]
     assert (status, body["path"]) == (200, "/slow")
     assert server.proc.wait(timeout=WAIT) == 0, server.stderr()
