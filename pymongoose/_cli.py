@@ -181,6 +181,7 @@ def config_of(server: str, args: argparse.Namespace) -> dict:
 
 
 def url_of(config: dict) -> str:
+    """The URL serve() listens on: https:// when TLS files are given."""
     host = config["host"]
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
@@ -212,6 +213,7 @@ def _abspath(path: Optional[str]) -> Optional[str]:
 
 
 def error(message: str) -> None:
+    """One error line on stderr."""
     print(f"pymongoose: error: {message}", file=sys.stderr, flush=True)
 
 
