@@ -24,9 +24,10 @@ from ._manager import LIMITS
 SERVERS = ("asgi", "wsgi")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
-# A worker exits with this status when restarting it cannot help (the app
-# cannot be loaded, the address cannot be bound, the lifespan startup
-# failed): its supervisor then stops instead of restarting it forever.
+# A worker exits with this status when restarting it cannot help: the app
+# cannot be loaded, or serve() raised (address in use, lifespan startup
+# failed, a bug). Its supervisor then stops instead of restarting it in a
+# loop; a worker that dies otherwise (killed, crashed) is restarted.
 EXIT_FATAL = 3
 
 # serve()'s keyword defaults, shown by --help. Keywords equal to their
@@ -240,6 +241,9 @@ def serve_config(config: dict, reuse_port: bool) -> int:
         pass
     except RuntimeError as exc:  # address in use, lifespan startup failed, ...
         error(str(exc))
+        return 1
+    except Exception:  # a bug, not a user error: the traceback is for a report
+        traceback.print_exc()
         return 1
     return 0
 
