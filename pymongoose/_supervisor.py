@@ -72,8 +72,7 @@ def reserve_port(host: str, port: int) -> socket.socket:
 class Worker:
     """One worker slot: its current process and restart bookkeeping."""
 
-    def __init__(self, index: int) -> None:
-        self.index = index
+    def __init__(self) -> None:
         self.proc: Optional[subprocess.Popen] = None
         self.started = 0.0
         self.delay = 0.0
@@ -89,7 +88,7 @@ class Supervisor:
         self.verbose = config["log_level"] in ("info", "debug", "trace")
         package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         self.command = [sys.executable, "-c", _BOOT, package_parent, json.dumps(config)]
-        self.workers = [Worker(i) for i in range(self.count)]
+        self.workers = [Worker() for _ in range(self.count)]
         self.signals: list[int] = []
 
     def log(self, message: str) -> None:
