@@ -239,7 +239,7 @@ def serve_config(config: dict, reuse_port: bool) -> int:
         serve(app, url_of(config), **serve_kwargs(config, reuse_port))
     except KeyboardInterrupt:  # a serve() that leaves SIGINT to Python
         pass
-    except RuntimeError as exc:  # address in use, lifespan startup failed, ...
+    except (RuntimeError, ValueError) as exc:  # address in use, lifespan startup failed, bad value, ...
         error(str(exc))
         return 1
     except Exception:  # a bug, not a user error: the traceback is for a report

@@ -187,6 +187,21 @@ def test_wsgi_app_served_in_process_with_threads(serve):
     assert server.stop(signal.SIGTERM) == 0
 
 
+def test_wsgi_app_on_the_poll_thread(serve):
+    server = serve("cli_apps:wsgi", "--threads", "0", module=("-m", "pymongoose.wsgi"))
+    server.wait_ready()
+    assert request(server.port, "/x")[1]["path"] == "/x"
+    assert server.stop() == 0
+
+
+@pytest.mark.parametrize("lifespan, ran", [("on", True), ("off", False)])
+def test_lifespan_option(serve, tmp_path, lifespan, ran):
+    server = serve("cli_apps:app", "--lifespan", lifespan)
+    server.wait_ready()
+    assert server.stop() == 0
+    assert (tmp_path / f"shutdown-{server.proc.pid}").exists() == ran
+
+
 def test_factory(serve):
     server = serve("cli_apps:make_app", "--factory")
     server.wait_ready()
