@@ -12,6 +12,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -161,8 +162,10 @@ def serve(tmp_path):
 
 def run_cli(args, module=("-m", "pymongoose.asgi")):
     """A command that must end by itself, run from tests/apps: (exit status, stderr)."""
-    res = subprocess.run([sys.executable, *module, *args], cwd=APPS, capture_output=True, text=True,
-                         timeout=WAIT + 35, stdin=subprocess.DEVNULL)
+    with tempfile.TemporaryDirectory() as test_dir:
+        res = subprocess.run([sys.executable, *module, *args], cwd=APPS, capture_output=True, text=True,
+                             timeout=WAIT + 35, stdin=subprocess.DEVNULL,
+                             env=dict(os.environ, CLI_TEST_DIR=test_dir))
     return res.returncode, res.stderr
 
 
