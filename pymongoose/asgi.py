@@ -470,8 +470,3 @@ def _run(coro: Any, loop: str) -> None:
 if __name__ == "__main__":  # python -m pymongoose.asgi module:app
     from ._cli import main_asgi
     raise SystemExit(main_asgi())
-
-
-if __name__ == "__main__":  # python -m pymongoose.asgi module:app
-    from ._cli import main_asgi
-    raise SystemExit(main_asgi())
