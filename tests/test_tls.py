@@ -72,6 +72,7 @@ class CA:
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False),
                            critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False)
             .sign(self.key, hashes.SHA256())
         )
         self.pem = self.cert.public_bytes(serialization.Encoding.PEM)
@@ -99,9 +100,25 @@ class CA:
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
                                                   ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            # What a strict verifier (Python 3.13's VERIFY_X509_STRICT) requires
+            # besides the above: key identifiers, key usage, not a CA.
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False),
+                           critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
+                           critical=False)
             .sign(self.key, hashes.SHA256())
         )
         return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key, key_format)
+
+
+def strict_context(**kw):
+    """A client context that verifies as strictly as Python 3.13's default,
+    on every Python version."""
+    ctx = ssl.create_default_context(**kw)
+    ctx.verify_flags |= ssl.VERIFY_X509_STRICT
+    return ctx
 
 
 class PKI:
@@ -127,7 +144,7 @@ class PKI:
         return TlsOpts(cert=self.server[0], key=self.server[1], **kw)
 
     def client_ctx(self, cert=False):
-        ctx = ssl.create_default_context(cafile=self.ca_file)
+        ctx = strict_context(cafile=self.ca_file)
         if cert:
             ctx.load_cert_chain(*self.client_files)
         return ctx
@@ -932,6 +949,48 @@ def test_tls_server_example(pki):
                         data += chunk
             assert data.startswith(b"HTTP/1.1 200 OK\r\n")
             assert data.endswith(b"Hello over TLS, you asked for /x\n")
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=20) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+
+
+def test_tls_server_example_certificates_from_its_instructions(tmp_path):
+    """The openssl lines of examples/tls_server.py's docstring make a CA, a
+    server and a client certificate that a strict verifier accepts: the
+    example serves HTTPS with them, with and without mutual TLS."""
+    import os
+    import re
+    import shlex
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    assert shutil.which("openssl"), "openssl is needed (.ci/run installs it)"
+    example = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples",
+                           "tls_server.py")
+    with open(example) as f:
+        doc = f.read().split('"""')[1]
+    commands = [line.strip() for line in doc.splitlines() if line.strip().startswith("openssl ")]
+    assert len(commands) == 3, commands
+    for command in commands:
+        subprocess.run(shlex.split(command), cwd=tmp_path, check=True, capture_output=True)
+    for mutual in (False, True):
+        extra = ["--ca", "ca.pem"] if mutual else []
+        proc = subprocess.Popen([sys.executable, example, "--port", "0", "--cert", "server.pem",
+                                 "--key", "server.key", *extra], cwd=tmp_path, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        try:
+            port = int(re.search(r":(\d+)/", proc.stdout.readline()).group(1))
+            ctx = strict_context(cafile=str(tmp_path / "ca.pem"))
+            if mutual:
+                ctx.load_cert_chain(str(tmp_path / "client.pem"), str(tmp_path / "client.key"))
+            with urllib.request.urlopen(f"https://localhost:{port}/doc", context=ctx, timeout=WAIT) as r:
+                assert r.read() == b"Hello over TLS, you asked for /doc\n"
             proc.send_signal(signal.SIGINT)
             assert proc.wait(timeout=20) == 0
         finally:
