@@ -136,3 +136,7 @@ def _version() -> str:
 __version__ = _version()
 
 from .aio import AsyncManager  # noqa: E402
+
+# What `from pymongoose import *` (and tools that read __all__) see: the API
+# of pymongoose._mongoose and the asyncio Manager.
+__all__ = [*_mongoose.__all__, "AsyncManager"]
