@@ -79,40 +79,43 @@ test-py:
 wheel:
 	$(PYTHON) -m pip wheel --no-deps -w dist .
 
-# One wheel per supported CPython found (dist/), each installed into a fresh
-# venv of its interpreter without Go on PATH and checked to serve HTTP.
-wheels:
-	@test -n "$(FOUND_PYTHONS)" || { echo "no supported CPython ($(SUPPORTED_PYTHONS)) found"; exit 1; }
-	@set -e; for py in $(FOUND_PYTHONS); do \
-	  tag=$$($$py -c 'import sys; print("cp%d%d" % sys.version_info[:2])'); \
+# Shell steps for the interpreter in $$py: build its wheel into dist/ (an
+# older one of the same tag is removed first), then install it into a fresh
+# venv without Go on PATH and check that it serves HTTP.
+BUILD_AND_CHECK_WHEEL = tag=$$($$py -c 'import sys; print("cp%d%d" % sys.version_info[:2])'); \
 	  rm -f dist/pymongoose-*-$$tag-$$tag-*.whl; \
 	  echo "== wheel for $$py"; \
 	  $$py -m pip wheel --no-deps -q -w dist . ; \
-	  $$py tests/wheel_check.py dist/pymongoose-*-$$tag-$$tag-*.whl; \
-	done
+	  $$py tests/wheel_check.py dist/pymongoose-*-$$tag-$$tag-*.whl
+
+# One wheel per supported CPython found, each checked as above.
+wheels:
+	@test -n "$(FOUND_PYTHONS)" || { echo "no supported CPython ($(SUPPORTED_PYTHONS)) found"; exit 1; }
+	@set -e; for py in $(FOUND_PYTHONS); do $(BUILD_AND_CHECK_WHEEL); done
 	@for v in $(SUPPORTED_PYTHONS); do \
 	  case " $(FOUND_PYTHONS) " in *python$$v" "*) ;; *) echo "note: no CPython $$v found here";; esac; done
 
-# The pytest suite under every supported CPython found (except the versions in
-# MATRIX_EXCLUDE, e.g. the one `make test` ran it with): each installs its wheel
-# from `make wheels` with the test extras into a fresh venv (build/matrix/3.X).
-# test_packaging.py and test_newcomer.py build from source again: `make
-# wheels` covers them per interpreter and `make test` runs them once.
+# The pytest suite under every supported CPython found, except the versions in
+# MATRIX_EXCLUDE (e.g. the one `make test` ran it with): each builds and checks
+# its wheel as `make wheels` does, installs it with the test extras into a
+# fresh venv (build/matrix/3.X) and runs the suite there. test_packaging.py
+# and test_newcomer.py build from source again: the wheel check covers the
+# former per interpreter, and `make test` runs both once.
 MATRIX_EXCLUDE ?=
-test-matrix: wheels
+test-matrix:
+	@test -n "$(FOUND_PYTHONS)" || { echo "no supported CPython ($(SUPPORTED_PYTHONS)) found"; exit 1; }
 	@set -e; for py in $(FOUND_PYTHONS); do \
-	  v=$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])'); tag=cp$$(echo $$v | tr -d .); \
+	  v=$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
 	  case " $(MATRIX_EXCLUDE) " in *" $$v "*) echo "== CPython $$v: excluded"; continue;; esac; \
-	  echo "== CPython $$v ($$py)"; \
+	  $(BUILD_AND_CHECK_WHEEL); \
+	  echo "== test suite under CPython $$v ($$py)"; \
 	  rm -rf build/matrix/$$v; $$py -m venv build/matrix/$$v; \
 	  build/matrix/$$v/bin/python -m pip install -q "$$(ls dist/pymongoose-*-$$tag-$$tag-*.whl)[test]"; \
 	  (cd tests && ../build/matrix/$$v/bin/python -m pytest -q -p no:cacheprovider \
 	     --ignore=test_packaging.py --ignore=test_newcomer.py); \
 	done
-
-sdist:
-	$(PYTHON) -m pip install --quiet build
-	$(PYTHON) -m build --sdist -o dist .
+	@for v in $(SUPPORTED_PYTHONS); do \
+	  case " $(FOUND_PYTHONS) " in *python$$v" "*) ;; *) echo "note: no CPython $$v found here";; esac; done
 
 bench: install
 	$(PYTHON) bench/run.py

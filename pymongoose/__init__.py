@@ -30,7 +30,7 @@ def _is_built(directory: str) -> bool:
     )
 
 
-def _installed_copy(here: str):
+def _installed_copy(here: str) -> "str | None":
     """The first other `pymongoose` directory on sys.path that is built, else None."""
     for entry in _sys.path:
         candidate = _os.path.realpath(_os.path.join(entry or _os.getcwd(), "pymongoose"))
