@@ -166,3 +166,24 @@ def test_source_folder_without_an_installed_copy_says_how_to_build(tmp_path):
                          text=True, timeout=60)
     assert res.returncode == 1
     assert "ImportError: pymongoose is not built" in res.stderr and "pip install ." in res.stderr
+
+
+def test_console_script_runs_the_demo(tmp_path):
+    """`pymongoose` (a console script of the package) is the demo server."""
+    import sysconfig
+
+    script = Path(sysconfig.get_path("scripts")) / "pymongoose"
+    assert script.is_file(), f"{script} was not installed"
+    proc = subprocess.Popen([str(script), "--port", "0"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        base = re.search(r"serving on (http://\S+?)/? ", proc.stdout.readline()).group(1)
+        with urllib.request.urlopen(f"{base}/api/status", timeout=10) as r:
+            assert json.load(r)["server"] == "pymongoose-go"
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0 and out.strip() == "stopping" and "Traceback" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
