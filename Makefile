@@ -79,6 +79,10 @@ test-py:
 wheel:
 	$(PYTHON) -m pip wheel --no-deps -w dist .
 
+sdist:
+	$(PYTHON) -m pip install --quiet build
+	$(PYTHON) -m build --sdist -o dist .
+
 # Shell steps for the interpreter in $$py: build its wheel into dist/ (an
 # older one of the same tag is removed first), then install it into a fresh
 # venv without Go on PATH and check that it serves HTTP.

@@ -424,7 +424,7 @@ static void conn_invalidate(ConnObject *cn) {
     struct pmg_conn_was *was = cn->was ? NULL : PyMem_Malloc(sizeof(*was));
     if (was) {
         memset(&was->info, 0, sizeof(was->info));
-        if (!pmg_conn_info(CONN_MID(cn), cn->id, &was->info))
+        if (!pmg_conn_info(CONN_MID(cn), cn->id, &was->info)) /* a Go panic may have half filled it */
             memset(&was->info, 0, sizeof(was->info));
         was->id = cn->id;
         was->info.flags &= PMG_F_IDENTITY;
