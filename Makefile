@@ -11,7 +11,7 @@ export CGO_LDFLAGS_ALLOW := .*
 # The CPython versions the package supports (pyproject.toml's requires-python
 # and classifiers say the same; tests/test_packaging.py checks it).
 SUPPORTED_PYTHONS := 3.10 3.11 3.12 3.13
-PYENV_ROOT ?= $(HOME)/.pyenv
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
 # One interpreter per supported version found here: pyenv's, else python3.X on
 # PATH. Each candidate must run and be that version (a pyenv shim of a
 # version that is not selected exists but does not run).
