@@ -5,7 +5,21 @@ PY_INCLUDE := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths(
 export CGO_CFLAGS := -I$(PY_INCLUDE) -O2
 export CGO_LDFLAGS_ALLOW := .*
 
-.PHONY: install install-test demo test test-go test-py fuzz fuzz-long bench vet wheel sdist clean
+.PHONY: install install-test demo test test-go test-py fuzz fuzz-long bench vet mod-check wheel wheels sdist \
+	test-matrix clean
+
+# The CPython versions the package supports (pyproject.toml's requires-python
+# and classifiers say the same; tests/test_packaging.py checks it).
+SUPPORTED_PYTHONS := 3.10 3.11 3.12 3.13
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
+# One interpreter per supported version found here: pyenv's, else python3.X on
+# PATH. Each candidate must run and be that version (a pyenv shim of a
+# version that is not selected exists but does not run).
+FOUND_PYTHONS = $(shell for v in $(SUPPORTED_PYTHONS); do \
+	  for p in $(PYENV_ROOT)/versions/$$v.*/bin/python$$v $$(command -v python$$v); do \
+	    if "$$p" -c "import sys; sys.exit(sys.version_info[:2] != ($${v%.*}, $${v#*.}))" 2>/dev/null; then \
+	      echo "$$p"; break; fi; \
+	  done; done)
 
 install:
 	$(PYTHON) -m pip install .
@@ -13,12 +27,16 @@ install:
 install-test:
 	$(PYTHON) -m pip install --quiet ".[test]"
 
-# Install and run the demo server on http://127.0.0.1:8000 (Ctrl+C stops it).
+# Install and run the demo server on http://127.0.0.1:8000, or $$PORT (Ctrl+C stops it).
 demo: install
 	$(PYTHON) -m pymongoose
 
 # The whole suite: Go (vet, race, a short fuzz) and pytest against the installed package.
-test: install-test vet test-go fuzz test-py
+test: install-test mod-check vet test-go fuzz test-py
+
+# go.mod and go.sum are exactly what `go mod tidy` makes of the code.
+mod-check:
+	go mod tidy -diff
 
 vet:
 	test -z "$$(gofmt -l core pybind bench 2>/dev/null)" || (gofmt -l core pybind bench; exit 1)
@@ -64,6 +82,44 @@ wheel:
 sdist:
 	$(PYTHON) -m pip install --quiet build
 	$(PYTHON) -m build --sdist -o dist .
+
+# Shell steps for the interpreter in $$py: build its wheel into dist/ (an
+# older one of the same tag is removed first), then install it into a fresh
+# venv without Go on PATH and check that it serves HTTP.
+BUILD_AND_CHECK_WHEEL = tag=$$($$py -c 'import sys; print("cp%d%d" % sys.version_info[:2])'); \
+	  rm -f dist/pymongoose-*-$$tag-$$tag-*.whl; \
+	  echo "== wheel for $$py"; \
+	  $$py -m pip wheel --no-deps -q -w dist . ; \
+	  $$py tests/wheel_check.py dist/pymongoose-*-$$tag-$$tag-*.whl
+
+# One wheel per supported CPython found, each checked as above.
+wheels:
+	@test -n "$(FOUND_PYTHONS)" || { echo "no supported CPython ($(SUPPORTED_PYTHONS)) found"; exit 1; }
+	@set -e; for py in $(FOUND_PYTHONS); do $(BUILD_AND_CHECK_WHEEL); done
+	@for v in $(SUPPORTED_PYTHONS); do \
+	  case " $(FOUND_PYTHONS) " in *python$$v" "*) ;; *) echo "note: no CPython $$v found here";; esac; done
+
+# The pytest suite under every supported CPython found, except the versions in
+# MATRIX_EXCLUDE (e.g. the one `make test` ran it with): each builds and checks
+# its wheel as `make wheels` does, installs it with the test extras into a
+# fresh venv (build/matrix/3.X) and runs the suite there. test_packaging.py
+# and test_newcomer.py build from source again: the wheel check covers the
+# former per interpreter, and `make test` runs both once.
+MATRIX_EXCLUDE ?=
+test-matrix:
+	@test -n "$(FOUND_PYTHONS)" || { echo "no supported CPython ($(SUPPORTED_PYTHONS)) found"; exit 1; }
+	@set -e; for py in $(FOUND_PYTHONS); do \
+	  v=$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	  case " $(MATRIX_EXCLUDE) " in *" $$v "*) echo "== CPython $$v: excluded"; continue;; esac; \
+	  $(BUILD_AND_CHECK_WHEEL); \
+	  echo "== test suite under CPython $$v ($$py)"; \
+	  rm -rf build/matrix/$$v; $$py -m venv build/matrix/$$v; \
+	  build/matrix/$$v/bin/python -m pip install -q "$$(ls dist/pymongoose-*-$$tag-$$tag-*.whl)[test]"; \
+	  (cd tests && ../build/matrix/$$v/bin/python -m pytest -q -p no:cacheprovider \
+	     --ignore=test_packaging.py --ignore=test_newcomer.py); \
+	done
+	@for v in $(SUPPORTED_PYTHONS); do \
+	  case " $(FOUND_PYTHONS) " in *python$$v" "*) ;; *) echo "note: no CPython $$v found here";; esac; done
 
 bench: install
 	$(PYTHON) bench/run.py

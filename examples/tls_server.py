@@ -6,6 +6,15 @@ TLS is never automatic in pymongoose: each accepted connection calls
 tls_init() in its MG_EV_ACCEPT handler. With --ca, clients must present a
 certificate signed by that CA (mutual TLS). Test it with
     curl --cacert ca.pem https://localhost:8443/
+
+A CA, a server certificate for localhost and a client certificate, made with
+OpenSSL 3 and carrying the extensions strict verifiers (Python 3.13's
+default VERIFY_X509_STRICT) require: key identifiers, key usage, basic
+constraints (tests/test_tls.py runs these lines):
+
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 -subj "/CN=Example CA" -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" -keyout ca.key -out ca.pem
+    openssl req -x509 -CA ca.pem -CAkey ca.key -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -addext "basicConstraints=critical,CA:FALSE" -addext "keyUsage=critical,digitalSignature" -addext "extendedKeyUsage=serverAuth" -keyout server.key -out server.pem
+    openssl req -x509 -CA ca.pem -CAkey ca.key -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 -subj "/CN=client" -addext "basicConstraints=critical,CA:FALSE" -addext "keyUsage=critical,digitalSignature" -addext "extendedKeyUsage=clientAuth" -keyout client.key -out client.pem
 """
 
 import argparse

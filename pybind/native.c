@@ -417,6 +417,7 @@ PyObject *pmg_wrap(PyObject *core, long long mid, unsigned long long id, PyObjec
         cn->userdata = Py_NewRef(Py_None);
         cn->core = (CoreObject *)Py_NewRef(core);
         cn->id = id;
+        cn->was = NULL;
         PyObject_GC_Track(cn);
         res = (PyObject *)cn; /* owned by the engine (Conn.Tag) until conn_invalidate */
     }
@@ -434,8 +435,26 @@ static int conn_in_close(ConnObject *cn) {
     return 0;
 }
 
+/* What a connection was, which its closed wrapper keeps reporting: id,
+ * is_listening/is_client/is_tls/is_udp/is_websocket and the addresses. */
+struct pmg_conn_was {
+    unsigned long long id;
+    pmg_info info; /* only the identity flags are kept */
+};
+#define PMG_F_IDENTITY (PMG_F_LISTENING | PMG_F_CLIENT | PMG_F_TLS | PMG_F_UDP | PMG_F_WEBSOCKET)
+
 static void conn_invalidate(ConnObject *cn) {
     CoreObject *c = cn->core;
+    /* The engine still finds the connection while its MG_EV_CLOSE is delivered. */
+    struct pmg_conn_was *was = cn->was ? NULL : PyMem_Malloc(sizeof(*was));
+    if (was) {
+        memset(&was->info, 0, sizeof(was->info));
+        if (!pmg_conn_info(CONN_MID(cn), cn->id, &was->info)) /* a Go panic may have half filled it */
+            memset(&was->info, 0, sizeof(was->info));
+        was->id = cn->id;
+        was->info.flags &= PMG_F_IDENTITY;
+        cn->was = was;
+    }
     cn->id = 0;
     cn->core = NULL;
     Py_XDECREF(c);
@@ -667,6 +686,7 @@ static int conn_clear(ConnObject *cn) {
 static void conn_dealloc(ConnObject *cn) {
     PyObject_GC_UnTrack(cn);
     conn_clear(cn);
+    PyMem_Free(cn->was);
     Py_TYPE(cn)->tp_free((PyObject *)cn);
 }
 
@@ -690,8 +710,11 @@ static int conn_info(ConnObject *cn, pmg_info *info) {
 
 static PyObject *conn_flag(ConnObject *cn, unsigned int flag) {
     pmg_info info;
-    if (!conn_info(cn, &info))
+    if (!conn_info(cn, &info)) {
+        if (cn->was && (flag & PMG_F_IDENTITY))
+            return PyBool_FromLong((cn->was->info.flags & flag) != 0);
         return PyBool_FromLong(flag == PMG_F_CLOSING);
+    }
     if (flag == PMG_F_CLOSING && conn_in_close(cn))
         Py_RETURN_TRUE;
     return PyBool_FromLong((info.flags & flag) != 0);
@@ -721,7 +744,9 @@ LEN_GETTER(send_len)
 LEN_GETTER(recv_size)
 LEN_GETTER(send_size)
 
-static PyObject *conn_get_id(ConnObject *cn, void *x) { return PyLong_FromUnsignedLongLong(cn->id); }
+static PyObject *conn_get_id(ConnObject *cn, void *x) {
+    return PyLong_FromUnsignedLongLong(cn->id ? cn->id : cn->was ? cn->was->id : 0);
+}
 
 static PyObject *format_addr(const unsigned char *ip, int port, int v6) {
     char buf[64];
@@ -736,18 +761,27 @@ static PyObject *format_addr(const unsigned char *ip, int port, int v6) {
     return Py_BuildValue("(siO)", buf, port, v6 ? Py_True : Py_False);
 }
 
+/* The live connection's info, else what the closed one was; NULL if neither. */
+static const pmg_info *conn_addr_info(ConnObject *cn, pmg_info *info) {
+    if (conn_info(cn, info))
+        return info;
+    return cn->was ? &cn->was->info : NULL;
+}
+
 static PyObject *conn_get_local_addr(ConnObject *cn, void *x) {
-    pmg_info info;
-    if (!conn_info(cn, &info))
+    pmg_info buf;
+    const pmg_info *info = conn_addr_info(cn, &buf);
+    if (!info)
         Py_RETURN_NONE;
-    return format_addr(info.local_ip, info.local_port, info.local_v6);
+    return format_addr(info->local_ip, info->local_port, info->local_v6);
 }
 
 static PyObject *conn_get_remote_addr(ConnObject *cn, void *x) {
-    pmg_info info;
-    if (!conn_info(cn, &info))
+    pmg_info buf;
+    const pmg_info *info = conn_addr_info(cn, &buf);
+    if (!info)
         Py_RETURN_NONE;
-    return format_addr(info.remote_ip, info.remote_port, info.remote_v6);
+    return format_addr(info->remote_ip, info->remote_port, info->remote_v6);
 }
 
 static PyObject *conn_get_handler(ConnObject *cn, void *x) { return Py_NewRef(cn->handler); }
@@ -1197,7 +1231,7 @@ static PyMethodDef conn_methods[] = {
     {NULL}};
 
 static PyGetSetDef conn_getset[] = {
-    {"id", (getter)conn_get_id, NULL, "Connection id (0 once closed).", NULL},
+    {"id", (getter)conn_get_id, NULL, "Connection id (kept once closed; 0 for a directly constructed Connection).", NULL},
     {"handler", (getter)conn_get_handler, NULL, "This connection's own handler, or None.", NULL},
     {"userdata", (getter)conn_get_userdata, (setter)conn_set_userdata, "Any Python object.", NULL},
     {"is_listening", (getter)conn_get_is_listening, NULL, NULL, NULL},

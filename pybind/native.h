@@ -54,7 +54,8 @@ typedef struct {
     PyObject *userdata;
     CoreObject *core;          /* NULL for a closed wrapper */
     unsigned long long id;     /* 0 for a closed wrapper */
-} ConnObject;                  /* 64 bytes with the GC header: one per connection */
+    struct pmg_conn_was *was;  /* set at MG_EV_CLOSE: what the closed wrapper reports (native.c) */
+} ConnObject;                  /* 72 bytes with the GC header: one per connection */
 
 /* The Go registry id of the wrapper's Manager; 0 for a closed wrapper. */
 #define CONN_MID(cn) ((cn)->core ? (cn)->core->mid : 0)

@@ -18,9 +18,44 @@ Go. Typical use::
 
 import gc as _gc
 import os as _os
+import sys as _sys
+from importlib.machinery import EXTENSION_SUFFIXES as _EXTENSION_SUFFIXES
 
-from . import _mongoose
-from ._gopy import pybind as _gobind  # noqa: F401  (gopy's generated wrapper)
+
+def _is_built(directory: str) -> bool:
+    """True if directory holds the compiled extension for this interpreter
+    and gopy's generated wrappers (what `pip install .` produces)."""
+    return _os.path.isfile(_os.path.join(directory, "_gopy", "pybind.py")) and any(
+        _os.path.isfile(_os.path.join(directory, "_mongoose" + suffix)) for suffix in _EXTENSION_SUFFIXES
+    )
+
+
+def _installed_copy(here: str) -> "str | None":
+    """The first other `pymongoose` directory on sys.path that is built, else None."""
+    for entry in _sys.path:
+        candidate = _os.path.realpath(_os.path.join(entry or _os.getcwd(), "pymongoose"))
+        if candidate != here and _is_built(candidate):
+            return candidate
+    return None
+
+
+# Run from the repository root (`pip install . && python -m pymongoose`),
+# `import pymongoose` finds the source folder first, which has no compiled
+# extension. Every submodule (`_mongoose`, `_gopy`, `__main__`, ...) then
+# comes from the installed copy, as if it had been imported directly.
+_here = _os.path.dirname(_os.path.realpath(__file__))
+if not _is_built(_here):
+    _installed = _installed_copy(_here)
+    if _installed is None:
+        raise ImportError(
+            f"pymongoose is not built: {_here} has no compiled extension and no installed copy was "
+            "found on sys.path. Install it with `pip install .` (needs Go 1.26+, gcc) from the "
+            "repository root."
+        )
+    __path__[:] = [_installed]  # noqa: F821  (a package's __path__)
+
+from . import _mongoose  # noqa: E402
+from ._gopy import pybind as _gobind  # noqa: E402,F401  (gopy's generated wrapper)
 
 # gopy hooks a full Go GC onto every Python GC pass; our engine keeps no
 # objects alive through gopy handles, so the hook is pure cost.
@@ -101,3 +136,7 @@ def _version() -> str:
 __version__ = _version()
 
 from .aio import AsyncManager  # noqa: E402
+
+# What `from pymongoose import *` (and tools that read __all__) see: the API
+# of pymongoose._mongoose and the asyncio Manager.
+__all__ = [*_mongoose.__all__, "AsyncManager"]

@@ -1,7 +1,9 @@
 """Demo HTTP server: ``python -m pymongoose [--host H] [--port P] [--dir D]``.
 
 Serves an embedded page at ``/``, a JSON status at ``/api/status`` and, with
-``--dir``, the files below that directory. Ctrl+C stops it.
+``--dir``, the files below that directory. The port defaults to the PORT
+environment variable, else 8000. Ctrl+C stops it (exit status 0).
+The ``pymongoose`` console script runs the same server.
 """
 
 from __future__ import annotations
@@ -54,10 +56,25 @@ class Demo:
             conn.reply(404, b"Not found\n", {"Content-Type": "text/plain"})
 
 
+def _default_port() -> int:
+    """$PORT (the usual way to hand a server its port), else 8000."""
+    value = os.environ.get("PORT", "")
+    if not value:
+        return 8000
+    try:
+        return int(value)
+    except ValueError:
+        sys.exit(f"error: PORT={value!r} is not a port number")
+
+
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pymongoose", description=__doc__.splitlines()[0])
+    """Run the demo server until Ctrl+C; returns the exit status."""
+    script = os.path.basename(sys.argv[0])
+    prog = "python -m pymongoose" if script in ("__main__.py", "-c", "") else script
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    parser.add_argument("--port", type=int, default=_default_port(),
+                        help="port (default: $PORT, else 8000; 0 picks a free one)")
     parser.add_argument("--dir", default=None, help="directory served under /files/")
     args = parser.parse_args(argv)
     if args.dir and not os.path.isdir(args.dir):

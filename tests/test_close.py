@@ -51,7 +51,7 @@ def test_close_after_reply_is_synchronous_and_client_sees_end(make_manager, reco
             c.reply(200, b"never mind")
             log.append(("before", c.id > 0))
             c.close()
-            log.append(("after", rec.has(MG_EV_CLOSE, c), c.id, c.is_closing, repr(c)))
+            log.append(("after", rec.has(MG_EV_CLOSE, c), c.id > 0, c.is_closing, repr(c)))
         elif ev == MG_EV_CLOSE and not c.is_listening:
             # While MG_EV_CLOSE runs the wrapper is still open.
             log.append(("in-close", c.id > 0, c.is_closing))
@@ -64,7 +64,7 @@ def test_close_after_reply_is_synchronous_and_client_sees_end(make_manager, reco
     assert log == [
         ("before", True),
         ("in-close", True, True),
-        ("after", True, 0, True, "<Connection closed>"),
+        ("after", True, True, True, "<Connection closed>"),  # a closed wrapper keeps its id
     ]
     conn = rec.conns_with(MG_EV_HTTP_MSG)[0]
     assert rec.count(MG_EV_CLOSE, conn) == 1
@@ -90,7 +90,7 @@ def test_close_twice_and_inside_close_handler_is_harmless(make_manager, recorder
     assert rec.count(MG_EV_CLOSE, conn) == 1
     conn.close()  # on the closed wrapper, later: still a no-op
     conn.drain()
-    assert conn.id == 0
+    assert repr(conn) == "<Connection closed>"
     # the loop goes on
     poll_for(mgr, 3)
     assert lst.id > 0 and not lst.is_closing
@@ -113,7 +113,7 @@ def test_close_from_timer_callback(make_manager, recorder):
         mgr.timer_add(1, cb)
         poll_until(mgr, lambda: fired)
         assert fired == [True]
-        assert conn.id == 0
+        assert repr(conn) == "<Connection closed>"
         assert run_client(mgr, recv_all, s) == b""
     finally:
         s.close()
@@ -152,7 +152,7 @@ def test_closed_listener_frees_its_port(make_manager, recorder):
     lst, port = tcp_listen(mgr, rec)
     lst.close()
     assert rec.has(MG_EV_CLOSE, lst)
-    assert lst.id == 0
+    assert repr(lst) == "<Connection closed>"
     # Nobody listens any more...
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
@@ -214,7 +214,7 @@ def test_manager_close_delivers_poll_then_close_to_every_connection(make_manager
         for c in (lst, conn):
             evs = [e for cc, e, _ in rec.events[n:] if cc is c]
             assert evs == [MG_EV_POLL, MG_EV_CLOSE]
-            assert c.id == 0 and repr(c) == "<Connection closed>"
+            assert repr(c) == "<Connection closed>"
         s.settimeout(10)
         try:
             got = recv_all(s)
@@ -248,7 +248,7 @@ def test_manager_close_from_handler_is_deferred(make_manager, recorder):
         with pytest.raises(RuntimeError, match="Manager has been freed"):
             poll_until(mgr, lambda: False, timeout=10)
         assert seen == [True]
-        assert lst.id == 0
+        assert repr(lst) == "<Connection closed>"
         assert rec.has(MG_EV_CLOSE, lst)
     finally:
         s.close()

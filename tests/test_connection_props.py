@@ -188,29 +188,87 @@ def test_repr_of_open_connection(make_manager, recorder):
         s.close()
 
 
-def test_closed_wrapper_defaults(make_manager, recorder):
-    rec = recorder()
-    mgr = make_manager()
-    _, port = tcp_listen(mgr, rec)
-    s, c = accept_one(mgr, rec, port)
-    s.close()
-    c.userdata = "kept"
-    poll_until(mgr, lambda: rec.has(MG_EV_CLOSE, c))
-    assert c.id == 0
+STATE_FLAGS = ("is_readable", "is_writable", "is_full", "is_draining")
+IDENTITY = ("id", "is_listening", "is_client", "is_tls", "is_udp", "is_websocket", "local_addr", "remote_addr")
+
+
+def identity(c):
+    return {name: getattr(c, name) for name in IDENTITY}
+
+
+def assert_closed_keeps_identity(c, was):
+    """A closed wrapper reports what it was; its state reads closed; actions raise."""
+    assert identity(c) == was
     assert c.is_closing is True
-    for name in ("is_listening", "is_client", "is_tls", "is_udp", "is_websocket",
-                 "is_readable", "is_writable", "is_full", "is_draining"):
+    for name in STATE_FLAGS:
         assert getattr(c, name) is False, name
-    assert c.local_addr is None and c.remote_addr is None
     assert (c.recv_len, c.send_len, c.recv_size, c.send_size) == (0, 0, 0, 0)
     assert c.recv_data() == b"" and c.send_data() == b""
     assert repr(c) == "<Connection closed>"
+    for action in (lambda: c.send(b"x"), lambda: c.reply(200, b""), lambda: c.http_chunk(b"x"),
+                   lambda: c.error("x")):
+        with pytest.raises(RuntimeError, match="Connection has been closed"):
+            action()
+    c.drain()  # no-ops once closed
+    c.close()
+
+
+def test_closed_accepted_connection_keeps_what_it_was(make_manager, recorder):
+    seen = {}
+    rec = recorder(on=lambda c, ev, d: seen.setdefault(c, identity(c)) if ev == MG_EV_READ else None)
+    mgr = make_manager()
+    _, port = tcp_listen(mgr, rec)
+    s, c = accept_one(mgr, rec, port)
+    s.sendall(b"x")
+    poll_until(mgr, lambda: c in seen)
+    s.close()
+    c.userdata = "kept"
+    poll_until(mgr, lambda: rec.has(MG_EV_CLOSE, c))
+    was = seen[c]
+    assert was["id"] > 0 and not was["is_client"] and was["remote_addr"][0] == "127.0.0.1"
+    assert_closed_keeps_identity(c, was)
     assert c.userdata == "kept"
     c.userdata = 5
     assert c.userdata == 5
     assert c.handler is rec
     c.set_handler(None)
     assert c.handler is None
+
+
+def test_closed_client_and_listener_keep_what_they_were(make_manager, recorder):
+    rec = recorder()
+    mgr = make_manager()
+    lst, port = tcp_listen(mgr, rec)
+    client = mgr.connect(f"tcp://127.0.0.1:{port}", rec)
+    poll_until(mgr, lambda: rec.has(MG_EV_CONNECT, client) and rec.has(MG_EV_ACCEPT))
+    was_client, was_listener = identity(client), identity(lst)
+    assert was_client["is_client"] and was_client["remote_addr"] == ("127.0.0.1", port, False)
+    assert was_listener["is_listening"] and was_listener["local_addr"][1] == port
+    client.close()  # MG_EV_CLOSE before close() returns
+    assert rec.has(MG_EV_CLOSE, client)
+    assert_closed_keeps_identity(client, was_client)
+    lst.close()
+    assert_closed_keeps_identity(lst, was_listener)
+
+
+def test_closed_udp_connection_keeps_what_it_was(make_manager, recorder):
+    rec = recorder()
+    mgr = make_manager()
+    c = mgr.connect("udp://127.0.0.1:9", rec)  # UDP: nothing is sent, nobody needs to listen
+    poll_until(mgr, lambda: rec.has(MG_EV_CONNECT, c))
+    was = identity(c)
+    assert was["is_udp"] and was["is_client"]
+    mgr.close()
+    assert rec.has(MG_EV_CLOSE, c)
+    assert_closed_keeps_identity(c, was)
+
+
+def test_directly_constructed_connection_reads_closed():
+    c = Connection()
+    assert c.id == 0 and c.is_closing is True
+    for name in ("is_listening", "is_client", "is_tls", "is_udp", "is_websocket", *STATE_FLAGS):
+        assert getattr(c, name) is False, name
+    assert c.local_addr is None and c.remote_addr is None
 
 
 def test_userdata_and_handler_defaults(make_manager, recorder):

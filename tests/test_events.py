@@ -275,7 +275,7 @@ def test_no_handler_at_all_still_invalidates_wrapper(make_manager):
         srv.settimeout(10)
         peer, _ = srv.accept()
         peer.close()
-        poll_until(mgr, lambda: c.id == 0, what="wrapper invalidated")
+        poll_until(mgr, lambda: repr(c) == "<Connection closed>", what="wrapper invalidated")
         assert c.is_closing and repr(c) == "<Connection closed>"
         with pytest.raises(RuntimeError, match="Connection has been closed"):
             c.send(b"x")

@@ -1,5 +1,6 @@
 """Import surface: package, _mongoose submodule, constants, __all__ (API 1, 3, 20)."""
 
+import ast
 import importlib
 import importlib.metadata
 import importlib.resources
@@ -162,3 +163,36 @@ def test_direct_construction_gives_empty_objects():
     mq = pymongoose.MqttMessage()
     assert (mq.topic, mq.data, mq.text, mq.id, mq.cmd, mq.qos, mq.ack) == ("", b"", "", 0, 0, 0, 0)
     pymongoose.Timer()
+
+
+def _stub_api_names():
+    """Classes, functions and constants of the _mongoose.pyi stub (type aliases
+    and type variables are for type checkers only)."""
+    stub = importlib.resources.files("pymongoose").joinpath("_mongoose.pyi").read_text()
+    names = set()
+    for node in ast.parse(stub).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.AnnAssign):
+            names.add(node.target.id)
+    return {n for n in names if not n.startswith("_")}
+
+
+def test_package_all_is_the_public_api():
+    names = pymongoose.__all__
+    assert len(names) == len(set(names)), "duplicates in __all__"
+    assert set(names) == _stub_api_names() | {"AsyncManager"}
+    assert REQUIRED_ALL <= set(names)
+    # every public attribute that is not a submodule is listed
+    public = {n for n in dir(pymongoose) if not n.startswith("_")}
+    submodules = {n for n in public if type(getattr(pymongoose, n)) is type(pymongoose)}
+    assert public - submodules == set(names)
+
+
+def test_star_import_sees_the_api():
+    namespace = {}
+    exec("from pymongoose import *", namespace)
+    namespace.pop("__builtins__")
+    assert set(namespace) == set(pymongoose.__all__)
+    assert namespace["log_set"] is pymongoose.log_set and namespace["MG_LL_DEBUG"] == pymongoose.MG_LL_DEBUG
+    assert namespace["AsyncManager"] is pymongoose.AsyncManager and namespace["Manager"] is pymongoose.Manager

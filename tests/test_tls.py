@@ -72,6 +72,7 @@ class CA:
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False),
                            critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False)
             .sign(self.key, hashes.SHA256())
         )
         self.pem = self.cert.public_bytes(serialization.Encoding.PEM)
@@ -99,9 +100,30 @@ class CA:
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
                                                   ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            # What a strict verifier (Python 3.13's VERIFY_X509_STRICT) requires
+            # besides the above: key identifiers, key usage, not a CA.
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False),
+                           critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
+                           critical=False)
             .sign(self.key, hashes.SHA256())
         )
         return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key, key_format)
+
+
+def closed(conn):
+    """MG_EV_CLOSE has been delivered (a closed wrapper keeps its id)."""
+    return repr(conn) == "<Connection closed>"
+
+
+def strict_context(**kw):
+    """A client context that verifies as strictly as Python 3.13's default,
+    on every Python version."""
+    ctx = ssl.create_default_context(**kw)
+    ctx.verify_flags |= ssl.VERIFY_X509_STRICT
+    return ctx
 
 
 class PKI:
@@ -127,7 +149,7 @@ class PKI:
         return TlsOpts(cert=self.server[0], key=self.server[1], **kw)
 
     def client_ctx(self, cert=False):
-        ctx = ssl.create_default_context(cafile=self.ca_file)
+        ctx = strict_context(cafile=self.ca_file)
         if cert:
             ctx.load_cert_chain(*self.client_files)
         return ctx
@@ -249,7 +271,7 @@ def test_python_clients_fetch_from_our_https_server(pki, make_manager):
     # Each accepted connection: OPEN, ACCEPT, TLS_HS, then HTTP, and a drain.
     children = log.conns(MG_EV_ACCEPT)
     assert len(children) == 3
-    poll_until(mgr, lambda: all(c.id == 0 for c in children), what="children closed")
+    poll_until(mgr, lambda: all(closed(c) for c in children), what="children closed")
     for c in children:
         seq = log.seq(c)
         assert seq[:3] == [MG_EV_OPEN, MG_EV_ACCEPT, MG_EV_TLS_HS], seq
@@ -387,7 +409,7 @@ def test_our_https_client_against_python_ssl_server(pki, python_https, make_mana
     log = Log(on)
     c = mgr.connect(f"https://localhost:{python_https}", log, http=True)
     assert c.is_tls and c.is_client
-    poll_until(mgr, lambda: c.id == 0, what="client closed")
+    poll_until(mgr, lambda: closed(c), what="client closed")
     log.check()
     assert states == [("connect", True), ("after init", True)]
     assert log.data(MG_EV_HTTP_MSG) == [b"python ssl server saw /fetched"]
@@ -402,7 +424,7 @@ def test_client_tls_init_right_after_connect(pki, python_https, make_manager):
     c = mgr.connect(f"https://127.0.0.1:{python_https}", log, http=True)
     c.tls_init(TlsOpts(ca=pki.ca.pem, name="localhost"))
     c.send(b"GET /early HTTP/1.1\r\nHost: localhost\r\n\r\n")
-    poll_until(mgr, lambda: c.id == 0, what="client closed")
+    poll_until(mgr, lambda: closed(c), what="client closed")
     log.check()
     assert log.data(MG_EV_HTTP_MSG) == [b"python ssl server saw /early"]
 
@@ -432,14 +454,14 @@ def test_client_verification_errors(pki, make_manager, which, opts, text):
 
     log = Log(on)
     c = mgr.connect(f"https://127.0.0.1:{port}", log, http=True)
-    poll_until(mgr, lambda: c.id == 0, what="client closed")
+    poll_until(mgr, lambda: closed(c), what="client closed")
     errors = log.data(MG_EV_ERROR)
     assert len(errors) == 1 and text in errors[0], errors
     seq = log.seq(c)
     assert MG_EV_TLS_HS not in seq and MG_EV_HTTP_MSG not in seq and seq[-1] == MG_EV_CLOSE
     # The server side fails too (the client's alert), and closes.
     children = slog.conns(MG_EV_ACCEPT)
-    poll_until(mgr, lambda: all(ch.id == 0 for ch in children), what="server side closed")
+    poll_until(mgr, lambda: all(closed(ch) for ch in children), what="server side closed")
     assert not slog.data(MG_EV_HTTP_MSG)
 
 
@@ -457,7 +479,7 @@ def test_skip_verification_turns_every_check_off(pki, make_manager):
 
     log = Log(on)
     c = mgr.connect(f"https://127.0.0.1:{port}", log, http=True)
-    poll_until(mgr, lambda: c.id == 0, what="client closed")
+    poll_until(mgr, lambda: closed(c), what="client closed")
     assert log.data(MG_EV_HTTP_MSG) == [b"unchecked"] and not log.data(MG_EV_ERROR)
 
 
@@ -474,7 +496,7 @@ def test_python_client_rejects_wrong_server(pki, make_manager):
     with pytest.raises(ssl.SSLCertVerificationError):
         run_client(mgr, fetch)
     child = slog.conns(MG_EV_ACCEPT)[0]
-    poll_until(mgr, lambda: child.id == 0, what="server side closed")
+    poll_until(mgr, lambda: closed(child), what="server side closed")
     assert len(slog.data(MG_EV_ERROR, child)) == 1
 
 
@@ -490,7 +512,7 @@ def test_handshake_garbage_and_plain_http_to_tls_port(pki, make_manager):
     out = run_client(mgr, plain)
     assert b"HTTP/1.1 200" not in out
     child = slog.conns(MG_EV_ACCEPT)[0]
-    poll_until(mgr, lambda: child.id == 0, what="closed")
+    poll_until(mgr, lambda: closed(child), what="closed")
     errs = slog.data(MG_EV_ERROR, child)
     assert len(errs) == 1 and errs[0].startswith("TLS"), errs
 
@@ -533,7 +555,7 @@ def test_mutual_tls(pki, make_manager):
 
         log.on = on
         c = mgr.connect(f"https://127.0.0.1:{port}", log, http=True)
-        poll_until(mgr, lambda: c.id == 0, what="client closed")
+        poll_until(mgr, lambda: closed(c), what="client closed")
         return log
 
     ok = client(True)
@@ -655,7 +677,7 @@ def test_is_tls_downgrade_without_tls_init(make_manager):
 
     c = mgr.connect(f"tcps://127.0.0.1:{port}", con)
     c.send(b"x")
-    poll_until(mgr, lambda: c.id == 0, what="client closed")
+    poll_until(mgr, lambda: closed(c), what="client closed")
     assert cstates == [True, True, False]
 
     # Plain schemes start without TLS.
@@ -716,7 +738,7 @@ def test_tls_hs_on_both_sides_and_raw_tcp_echo(pki, make_manager):
     clog = Log(cl)
     c = mgr.connect(f"tls://127.0.0.1:{port}", clog)
     # The server drains: its close_notify ends our connection too.
-    poll_until(mgr, lambda: c.id == 0, what="client closed")
+    poll_until(mgr, lambda: closed(c), what="client closed")
     assert got[-1] == (b"SECRET WORDS!", True)
     slog.check()
     clog.check()
@@ -780,7 +802,7 @@ def test_wss_our_client(pki, make_manager):
 
     log = Log(on)
     c = mgr.ws_connect(f"wss://127.0.0.1:{port}/ws", log)
-    poll_until(mgr, lambda: c.id == 0, what="ws client closed")
+    poll_until(mgr, lambda: closed(c), what="ws client closed")
     log.check()
     assert got == [b"echo:over wss"]
 
@@ -815,7 +837,7 @@ def test_mqtts_against_mosquitto(pki, mosquitto_tls, make_manager):
     log = Log(on)
     c = mgr.mqtt_connect(f"mqtts://127.0.0.1:{mosquitto_tls}", log, client_id="pmg-tls")
     assert c.is_tls
-    poll_until(mgr, lambda: got or c.id == 0, what="message back from mosquitto")
+    poll_until(mgr, lambda: got or closed(c), what="message back from mosquitto")
     log.check()
     assert got == [("pmg/tls", b"encrypted hello")]
     assert c.is_tls and MG_EV_TLS_HS in log.seq(c)
@@ -831,7 +853,7 @@ def test_mqtts_untrusted_broker_is_an_error(pki, mosquitto_tls, make_manager):
 
     log = Log(on)
     c = mgr.mqtt_connect(f"mqtts://127.0.0.1:{mosquitto_tls}", log)
-    poll_until(mgr, lambda: c.id == 0, what="closed")
+    poll_until(mgr, lambda: closed(c), what="closed")
     errs = log.data(MG_EV_ERROR)
     assert len(errs) == 1 and "unknown authority" in errs[0]
     assert MG_EV_MQTT_OPEN not in log.seq(c)
@@ -932,6 +954,48 @@ def test_tls_server_example(pki):
                         data += chunk
             assert data.startswith(b"HTTP/1.1 200 OK\r\n")
             assert data.endswith(b"Hello over TLS, you asked for /x\n")
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=20) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+
+
+def test_tls_server_example_certificates_from_its_instructions(tmp_path):
+    """The openssl lines of examples/tls_server.py's docstring make a CA, a
+    server and a client certificate that a strict verifier accepts: the
+    example serves HTTPS with them, with and without mutual TLS."""
+    import os
+    import re
+    import shlex
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    assert shutil.which("openssl"), "openssl is needed (.ci/run installs it)"
+    example = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples",
+                           "tls_server.py")
+    with open(example) as f:
+        doc = f.read().split('"""')[1]
+    commands = [line.strip() for line in doc.splitlines() if line.strip().startswith("openssl ")]
+    assert len(commands) == 3, commands
+    for command in commands:
+        subprocess.run(shlex.split(command), cwd=tmp_path, check=True, capture_output=True)
+    for mutual in (False, True):
+        extra = ["--ca", "ca.pem"] if mutual else []
+        proc = subprocess.Popen([sys.executable, example, "--port", "0", "--cert", "server.pem",
+                                 "--key", "server.key", *extra], cwd=tmp_path, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        try:
+            port = int(re.search(r":(\d+)/", proc.stdout.readline()).group(1))
+            ctx = strict_context(cafile=str(tmp_path / "ca.pem"))
+            if mutual:
+                ctx.load_cert_chain(str(tmp_path / "client.pem"), str(tmp_path / "client.key"))
+            with urllib.request.urlopen(f"https://localhost:{port}/doc", context=ctx, timeout=WAIT) as r:
+                assert r.read() == b"Hello over TLS, you asked for /doc\n"
             proc.send_signal(signal.SIGINT)
             assert proc.wait(timeout=20) == 0
         finally:
