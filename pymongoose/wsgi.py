@@ -40,7 +40,6 @@ import time
 import traceback
 from collections import deque
 from email.utils import formatdate
-from queue import SimpleQueue
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 from urllib.parse import unquote_to_bytes
 
@@ -288,16 +287,15 @@ class _Exchange:
     backlog = 0  # the connection's send buffer after the last move/write
     room: Optional[threading.Event] = None
     waiting = False
+    close = False  # the connection closes after this response
+    is_head = False
+    http10 = False
+    worker = False  # the application runs in a worker thread
 
-    def __init__(self, server: "WSGIServer", conn: Any, cid: int, is_head: bool, http10: bool,
-                 close: bool, worker: bool) -> None:
+    def __init__(self, server: "WSGIServer", conn: Any, cid: int) -> None:
         self.server = server
         self.conn = conn
         self.cid = cid
-        self.close = close  # the connection closes after this response
-        self.is_head = is_head
-        self.http10 = http10
-        self.worker = worker
 
     # -- PEP 3333 callables ---------------------------------------------
     def start_response(self, status: str, headers: List[Tuple[str, str]],
@@ -310,13 +308,16 @@ class _Exchange:
                 exc_info = None
         elif self.status is not None:
             raise AssertionError("start_response() called twice without exc_info")
-        code = _status_code(status)
+        code = _STATUSES.get(status)
+        if code is None:
+            code = _status_code(status)
         try:
             text = "".join([name + ": " + value + "\r\n" for name, value in headers])
         except (TypeError, ValueError):
             _check_headers(headers)
             raise
-        self.info = _analyse(text, headers)
+        info = _ANALYSED.get(text)
+        self.info = info if info is not None else _analyse(text, headers)
         self.status = status
         self.code = code
         return self.write
@@ -374,7 +375,7 @@ class _Exchange:
         elif self.http10:
             extra += "Connection: keep-alive\r\n"
         if not has_date:
-            extra += server._date_line()
+            extra += server._date
         return ("HTTP/1.1 " + self.status + "\r\n" + text + extra + "\r\n").encode("latin-1")  # type: ignore[operator]
 
     def frame(self, data: bytes) -> bytes:
@@ -419,11 +420,20 @@ class _Exchange:
         self.committed = self.ended = True
         head = self.head(len(body))
         if self.mode == _NONE:
-            self.emit(head, True)
+            out = head
         elif self.mode == _LENGTH and self.left >= len(body):
-            self.emit(head + body, True)
+            out = head + body
         else:
-            self.emit(head + self.frame(body), True)
+            out = head + self.frame(body)
+        if self.worker:
+            self.server._post(self, out, True)
+            return
+        try:
+            self.conn._http_send(out, True)
+            if self.close:
+                self.conn.drain()
+        except RuntimeError:  # the connection closed meanwhile
+            self.gone = True
 
     def finish(self) -> None:
         """The application's iterable is exhausted."""
@@ -453,7 +463,7 @@ class _Exchange:
             self.emit(None, True)
             return
         self.committed = True
-        extra = self.server._date_line()
+        extra = self.server._date
         if self.close or self.server._stopping:
             self.close = True
             extra += "Connection: close\r\n"
@@ -490,6 +500,90 @@ class _ConnState:
         self.base = base
         self.exchange: Optional[_Exchange] = None  # the request being answered
         self.pending: Any = None  # poll-thread mode: (iterator, result) still to pull
+
+
+class _Pool:
+    """Worker threads running jobs from a queue. A job wakes a sleeping
+    worker only when no worker is awake: an awake worker takes the next job
+    itself, so a fast application is served by one thread at a time, with
+    no handover of the GIL per request. :meth:`nudge` (the poll thread,
+    after each poll) wakes one more worker when jobs wait and none started
+    since the previous nudge: the awake ones are blocked (I/O, sleep)."""
+
+    def __init__(self, size: int, run: Callable[..., None], log_errors: bool) -> None:
+        self.jobs: "deque[Any]" = deque()
+        self.lock = threading.Lock()
+        self.idle: List[Any] = []  # the gates of sleeping workers
+        self.awake = size
+        self.started = 0
+        self.seen = 0
+        self.run = run
+        self.log_errors = log_errors
+        self.threads = [threading.Thread(target=self._loop, name=f"pymongoose-wsgi-{i}", daemon=True)
+                        for i in range(size)]
+        for t in self.threads:
+            t.start()
+
+    def submit(self, job: Any) -> None:
+        self.jobs.append(job)
+        if self.awake == 0:
+            self._wake()
+
+    def nudge(self) -> None:
+        if self.jobs and (self.started == self.seen or self.awake == 0):
+            self._wake()
+        self.seen = self.started
+
+    def stop(self, wait: float) -> None:
+        for _ in self.threads:
+            self.jobs.append(None)
+        for _ in self.threads:
+            self._wake()
+        deadline = time.monotonic() + wait
+        for t in self.threads:  # a worker stuck in the app is a daemon thread: not waited for
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    def _wake(self) -> None:
+        with self.lock:
+            if not self.idle:
+                return
+            gate = self.idle.pop()
+            self.awake += 1
+        gate.release()
+
+    def _sleep(self, gate: Any) -> None:
+        with self.lock:
+            self.awake -= 1
+            self.idle.append(gate)
+        if self.jobs:  # a job came meanwhile and may have found no worker awake
+            with self.lock:
+                try:
+                    self.idle.remove(gate)
+                    self.awake += 1
+                    return
+                except ValueError:
+                    pass  # a waker took the gate: its release is coming
+        gate.acquire()
+
+    def _loop(self) -> None:
+        gate = threading.Lock()
+        gate.acquire()
+        jobs = self.jobs
+        run = self.run
+        while True:
+            try:
+                job = jobs.popleft()
+            except IndexError:
+                self._sleep(gate)
+                continue
+            if job is None:
+                return
+            self.started += 1
+            try:
+                run(*job)
+            except BaseException:  # a worker must survive anything the app does
+                if self.log_errors:
+                    traceback.print_exc()
 
 
 class WSGIServer:
@@ -560,13 +654,9 @@ class WSGIServer:
         self._stopping = False  # graceful shutdown: every response closes its connection
         self._running = False
         self._closed = False
-        self._date_sec = -1
-        self._date = ""
-        self._jobs: "SimpleQueue[Any]" = SimpleQueue()
-        self._threads = [threading.Thread(target=self._worker, name=f"pymongoose-wsgi-{i}", daemon=True)
-                         for i in range(workers)]
-        for t in self._threads:
-            t.start()
+        self._update_date()
+        self._manager.timer_add(1000, self._update_date, repeat=True)
+        self._pool = _Pool(workers, self._run_app, level <= 40) if workers else None
 
     # -- public API ----------------------------------------------------
     @property
@@ -601,6 +691,7 @@ class WSGIServer:
         manager = self._manager
         done = self._done
         stop = self._stop
+        pool = self._pool
 
         def on_signal(signum: int, frame: Any) -> None:
             stop.set()
@@ -622,9 +713,14 @@ class WSGIServer:
                         break
                 if done:
                     self._flush()
+                if pool is not None and pool.jobs:
+                    pool.nudge()
+                    wait = 2  # soon again: are the awake workers blocked?
+                else:
+                    wait = poll_ms
                 self._sleeping = True
                 try:
-                    manager.poll(0 if done else poll_ms)
+                    manager.poll(0 if done else wait)
                 except RuntimeError:
                     if self._closed or stop.is_set():  # closed from another thread meanwhile
                         break
@@ -679,18 +775,13 @@ class WSGIServer:
         try:
             self._manager.close()
         finally:
-            for _ in self._threads:
-                self._jobs.put(None)
-            for t in self._threads:
-                t.join(0.5)  # a worker stuck in the app is a daemon thread: not waited for
+            if self._pool is not None:
+                self._pool.stop(0.5)
 
     # -- poll-thread side ----------------------------------------------
-    def _date_line(self) -> str:
-        now = int(time.time())
-        if now != self._date_sec:
-            self._date_sec = now
-            self._date = "Date: " + formatdate(now, usegmt=True) + "\r\n"
-        return self._date
+    def _update_date(self) -> None:
+        """The Date header line, refreshed by a one-second timer."""
+        self._date = "Date: " + formatdate(time.time(), usegmt=True) + "\r\n"
 
     def _handle(self, conn: "_native.Connection", ev: int, data: Any) -> None:
         if ev == _EV_HTTP_MSG:
@@ -797,11 +888,17 @@ class WSGIServer:
         else:
             asked_close, asked_keep = _connection_tokens(connection)
             close = asked_close or http10 and not asked_keep
-        worker = self.workers > 0
-        ex = _Exchange(self, conn, cid, method == "HEAD", http10, close or self._stopping, worker)
+        ex = _Exchange(self, conn, cid)
+        if method == "HEAD":
+            ex.is_head = True
+        if http10:
+            ex.http10 = True
+        if close or self._stopping:
+            ex.close = True
         st.exchange = ex
-        if worker:
-            self._jobs.put((ex, env))
+        if self.workers:
+            ex.worker = True
+            self._pool.submit((ex, env))  # type: ignore[union-attr]
         else:
             self._serve_here(st, ex, env)
 
@@ -828,7 +925,7 @@ class WSGIServer:
             self._app_error()
             ex.fail()
         finally:
-            if result is not None:
+            if result is not None and type(result) is not list:
                 self._close_result(result)
         st.exchange = None
 
@@ -966,18 +1063,6 @@ class WSGIServer:
             st.exchange = None
 
     # -- worker side ---------------------------------------------------
-    def _worker(self) -> None:
-        jobs = self._jobs
-        while True:
-            job = jobs.get()
-            if job is None:
-                return
-            try:
-                self._run_app(*job)
-            except BaseException:  # a worker must survive anything the app does
-                if self.log_level <= 40:
-                    traceback.print_exc()
-
     def _run_app(self, ex: _Exchange, env: Dict[str, Any]) -> None:
         result: Any = None
         try:
