@@ -316,6 +316,8 @@ class _Exchange:
         except (TypeError, ValueError):
             _check_headers(headers)
             raise
+        if text.count("\n") != len(headers):  # a CR or LF inside a name or value
+            _check_headers(headers)
         info = _ANALYSED.get(text)
         self.info = info if info is not None else _analyse(text, headers)
         self.status = status

@@ -399,3 +399,378 @@ def test_serve_runs_until_sigint(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# -- PEP 3333 conformance, both ways of running the application ------------
+
+WORKER_MODES = [pytest.param(0, id="poll-thread"), pytest.param(4, id="threads")]
+
+
+def _shapes():
+    """Applications of every result shape PEP 3333 allows."""
+
+    def listed(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "4")])
+        return [b"li", b"st"]
+
+    def generated(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"gen"
+        yield b""
+        yield b"erated"
+
+    def written(environ, start_response):
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"wri")
+        return [b"tten"]
+
+    def wrapped(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return environ["wsgi.file_wrapper"](io.BytesIO(b"w" * 10000), 999)
+
+    def echoed(environ, start_response):
+        inp = environ["wsgi.input"]
+        first = inp.readline()
+        rest = inp.readlines()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [first, b"|", b"".join(rest)]
+
+    return {"/list": (listed, b"list"), "/gen": (generated, b"generated"),
+            "/write": (written, b"written"), "/file": (wrapped, b"w" * 10000),
+            "/echo": (echoed, b"a\n|b\nc")}
+
+
+@pytest.mark.parametrize("workers", WORKER_MODES)
+def test_pep3333_validator_accepts_every_shape(serve_app, workers):
+    from wsgiref.validate import validator
+
+    shapes = _shapes()
+
+    def app(environ, start_response):
+        return shapes[environ["PATH_INFO"]][0](environ, start_response)
+
+    s = serve_app(validator(app), workers=workers)
+    with requests.Session() as sess:
+        for path, (_, expected) in shapes.items():
+            if path == "/echo":
+                r = sess.post(s.base + path, data=b"a\nb\nc", timeout=WAIT)
+            else:
+                r = sess.get(s.base + path, timeout=WAIT)
+            assert r.status_code == 200, (path, r.text)
+            assert r.content == expected, path
+            r = sess.head(s.base + path, timeout=WAIT)
+            assert r.status_code == 200 and r.content == b"", path
+
+
+@pytest.mark.parametrize("workers", WORKER_MODES)
+def test_iterable_close_always_called(serve_app, workers, capfd):
+    closed = []
+
+    class Body:
+        def __init__(self, fail):
+            self.fail = fail
+
+        def __iter__(self):
+            yield b"one"
+            if self.fail:
+                raise RuntimeError("failing body")
+            yield b"two"
+
+        def close(self):
+            closed.append(self.fail)
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "6")])
+        return Body(environ["PATH_INFO"] == "/fail")
+
+    s = serve_app(app, workers=workers)
+    assert requests.get(s.base + "/", timeout=WAIT).content == b"onetwo"
+    with pytest.raises(requests.RequestException):  # 6 bytes announced, 3 sent, then a close
+        requests.get(s.base + "/fail", timeout=WAIT)
+    deadline = time.monotonic() + WAIT
+    while len(closed) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert sorted(closed) == [False, True]
+    assert "failing body" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("workers", WORKER_MODES)
+def test_app_errors_give_500_and_keep_serving(serve_app, workers, capfd):
+    def app(environ, start_response):
+        path = environ["PATH_INFO"]
+        if path == "/twice":
+            start_response("200 OK", [])
+            start_response("200 OK", [])
+        elif path == "/str":
+            start_response("200 OK", [])
+            return ["not bytes"]
+        elif path == "/before":
+            return [b"no start_response"]
+        elif path == "/badheader":
+            start_response("200 OK", [("X-Bad", "a\r\nInjected: yes")])
+        elif path == "/euro":
+            start_response("200 OK", [("X-Euro", "\u20ac")])
+        elif path == "/status":
+            start_response("OK", [])
+        else:
+            start_response("200 OK", [("Content-Length", "2")])
+            return [b"ok"]
+        return [b"x"]
+
+    s = serve_app(app, workers=workers)
+    with socket.create_connection(("127.0.0.1", s.port), timeout=WAIT) as sock:
+        for path in ("/twice", "/str", "/before", "/badheader", "/euro", "/status", "/"):
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += sock.recv(1)
+            assert b"Injected" not in head
+            length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+            body = b""
+            while len(body) < length:
+                body += sock.recv(length - len(body))
+            if path == "/":
+                assert head.startswith(b"HTTP/1.1 200 OK\r\n") and body == b"ok"
+            else:
+                assert head.startswith(b"HTTP/1.1 500 Internal Server Error\r\n"), path
+    err = capfd.readouterr().err
+    assert "start_response() called twice" in err and "latin-1" in err
+
+
+def test_workers_0_runs_on_the_poll_thread(serve_app):
+    seen = {}
+
+    def app(environ, start_response):
+        seen["thread"] = threading.current_thread()
+        seen["multithread"] = environ["wsgi.multithread"]
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"here"]
+
+    s = serve_app(app, workers=0)
+    assert requests.get(s.base + "/", timeout=WAIT).text == "here"
+    assert seen["thread"] is s.thread
+    assert seen["multithread"] is False
+
+
+def test_workers_0_large_generator_pulled_with_back_pressure(serve_app):
+    """On the poll thread a large iterable is pulled as the connection's
+    send buffer empties, and the connection then serves the next request."""
+    block = bytes(range(256)) * 256  # 64 KiB
+    pulled = []
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+
+        def gen():
+            for i in range(128):  # 8 MiB
+                pulled.append(i)
+                yield bytes([i]) + block[1:]
+        return gen() if environ["PATH_INFO"] == "/big" else [b"small"]
+
+    s = serve_app(app, workers=0)
+    with socket.create_connection(("127.0.0.1", s.port), timeout=WAIT) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /small HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = sock.recv(1024)
+        assert first.startswith(b"HTTP/1.1 200 OK\r\n") and b"Transfer-Encoding: chunked" in first
+        assert len(pulled) < 128  # not everything was produced ahead of the client
+        sock.settimeout(WAIT)
+        data = first
+        while not data.endswith(b"\r\n\r\nsmall"):
+            chunk = sock.recv(1 << 20)
+            assert chunk, "connection closed early"
+            data += chunk
+    body = data.split(b"\r\n\r\n", 1)[1]
+    payload = b""
+    while True:
+        size_line, body = body.split(b"\r\n", 1)
+        size = int(size_line, 16)
+        if size == 0:
+            break
+        payload += body[:size]
+        body = body[size + 2:]
+    assert payload == b"".join(bytes([i]) + block[1:] for i in range(128))
+
+
+def test_worker_blocks_while_send_buffer_is_full(serve_app):
+    produced = []
+    started = threading.Event()
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+
+        def gen():
+            started.set()
+            for _ in range(1024):  # 256 MiB if nothing stopped it
+                produced.append(1)
+                yield b"z" * (256 * 1024)
+        return gen()
+
+    s = serve_app(app, workers=2, stream_timeout=WAIT)
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=WAIT)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert started.wait(WAIT)
+        deadline = time.monotonic() + WAIT
+        while not any(ex.waiting for st in list(s.server._conns.values())
+                      for ex in [st.exchange] if ex is not None):
+            assert time.monotonic() < deadline, "the worker never waited for room"
+            time.sleep(0.01)
+        assert len(produced) < 64  # under 16 MiB produced for a client that reads nothing
+    finally:
+        sock.close()
+
+
+def test_environ_root_path_tls_and_limits(serve_app, tmp_path):
+    x509 = pytest.importorskip("cryptography.x509")
+    import datetime
+    import ipaddress
+    import ssl
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.TraditionalOpenSSL,
+                                          serialization.NoEncryption()))
+    seen = {}
+
+    def app(environ, start_response):
+        seen.update(environ)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ["wsgi.input"].read()]
+
+    s = serve_app(app, workers=0, root_path="/mount", ssl_certfile=str(certfile),
+                  ssl_keyfile=str(keyfile), limits={"max_body_size": 1000})
+    base = f"https://127.0.0.1:{s.port}"
+    r = requests.post(base + "/mount/a/b?x=1", data=b"body", verify=str(certfile), timeout=WAIT)
+    assert r.text == "body"
+    assert seen["wsgi.url_scheme"] == "https"
+    assert (seen["SCRIPT_NAME"], seen["PATH_INFO"], seen["QUERY_STRING"]) == ("/mount", "/a/b", "x=1")
+    assert seen["REMOTE_ADDR"] == "127.0.0.1" and int(seen["REMOTE_PORT"]) > 0
+    assert seen["SERVER_NAME"] == "127.0.0.1" and seen["SERVER_PORT"] == str(s.port)
+    ctx = ssl.create_default_context(cafile=str(certfile))
+    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", s.port), timeout=WAIT),
+                         server_hostname="127.0.0.1") as tls:
+        # over the limit: refused before the body is sent, even though the client waits for 100
+        tls.sendall(b"POST /mount/ HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n"
+                    b"Expect: 100-continue\r\n\r\n")
+        answer = tls.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 413 ")
+    with pytest.raises(ValueError):
+        WSGIServer(app, workers=-1)
+    with pytest.raises(TypeError):
+        WSGIServer(app, limits={"no_such_limit": 1})
+    with pytest.raises(ValueError):
+        WSGIServer(app, ssl_certfile=str(certfile))
+
+
+def test_expect_100_continue_answered_once(serve_app):
+    def app(environ, start_response):
+        data = environ["wsgi.input"].read()
+        start_response("200 OK", [("Content-Length", str(len(data)))])
+        return [data]
+
+    s = serve_app(app, workers=0)
+    with socket.create_connection(("127.0.0.1", s.port), timeout=WAIT) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        # as curl does: wait a moment for "100 Continue", then send the body anyway
+        sock.settimeout(1.0)
+        try:
+            early = sock.recv(4096)
+        except socket.timeout:
+            early = b""
+        sock.settimeout(WAIT)
+        sock.sendall(b"hello")
+        data = early
+        while not data.endswith(b"hello"):
+            chunk = sock.recv(4096)
+            assert chunk
+            data += chunk
+    assert data.count(b"100 Continue") <= 1  # the engine answers it; the adapter never adds one
+    assert data.split(b"\r\n\r\n")[-2].split(b"\r\n")[0] == b"HTTP/1.1 200 OK"
+
+
+GRACEFUL_SCRIPT = r"""
+import os, sys, time
+from pymongoose.wsgi import serve
+
+gate = sys.argv[1]
+
+def app(environ, start_response):
+    if environ["PATH_INFO"] == "/slow":
+        open(gate + ".entered", "w").close()
+        deadline = time.monotonic() + 30
+        while not os.path.exists(gate) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "4")])
+    return [b"done"]
+
+serve(app, "http://127.0.0.1:0", workers=2, graceful_timeout=20)
+print("stopped", flush=True)
+"""
+
+
+def test_graceful_shutdown(tmp_path):
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    gate = tmp_path / "gate"
+    proc = subprocess.Popen([sys.executable, "-c", GRACEFUL_SCRIPT, str(gate)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        port = int(re.search(r"http://127\.0\.0\.1:(\d+)", line).group(1))
+        idle = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        idle.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert idle.recv(4096).endswith(b"\r\n\r\ndone")  # now an idle keep-alive connection
+        busy = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        busy.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        deadline = time.monotonic() + WAIT
+        while not (tmp_path / "gate.entered").exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        assert idle.recv(4096) == b""  # idle connections are closed
+        deadline = time.monotonic() + WAIT
+        while True:  # the port is freed while the slow request is still in the app
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=WAIT).close()
+            except ConnectionRefusedError:
+                break
+            assert time.monotonic() < deadline, "listener still open"
+            time.sleep(0.01)
+        assert proc.poll() is None
+        gate.write_bytes(b"")
+        data = b""
+        while True:
+            chunk = busy.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(b"\r\n\r\ndone")
+        assert b"Connection: close\r\n" in data
+        out, err = proc.communicate(timeout=WAIT)
+        assert proc.returncode == 0, err
+        assert "stopped" in out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
