@@ -49,10 +49,12 @@ from ._manager import LIMITS, Manager
 __all__ = ["WSGIServer", "serve", "FileWrapper"]
 
 _EV_HTTP_MSG = _native.MG_EV_HTTP_MSG
-_EV_POLL = _native.MG_EV_POLL
 _EV_WRITE = _native.MG_EV_WRITE
 _EV_ACCEPT = _native.MG_EV_ACCEPT
 _EV_CLOSE = _native.MG_EV_CLOSE
+# Events the server has nothing to do for (the most frequent ones).
+_QUIET_EVENTS = frozenset((_native.MG_EV_POLL, _native.MG_EV_READ, _native.MG_EV_HTTP_HDRS,
+                           _native.MG_EV_OPEN))
 
 _LOG_LEVELS = {"critical": 50, "error": 40, "warning": 30, "info": 20, "debug": 10, "trace": 5}
 
@@ -650,6 +652,7 @@ class WSGIServer:
         self._listeners: List[Any] = []
         self._done: "deque[Tuple[_Exchange, Optional[bytes], bool]]" = deque()
         self._streams: Dict[int, _Exchange] = {}  # worker responses waiting for room
+        self._pulls: set = set()  # workers=0: connections whose response is pulled on MG_EV_WRITE
         self._sleeping = False  # the poll thread waits in poll(): a hand-off must wake it
         self._woken = False
         self._stop = threading.Event()
@@ -789,16 +792,16 @@ class WSGIServer:
         if ev == _EV_HTTP_MSG:
             self._sleeping = False  # poll() returns after this pass: no wakeup needed
             self._on_request(conn, data)
-        elif ev == _EV_POLL:
+        elif ev in _QUIET_EVENTS:
             return
         elif ev == _EV_WRITE:
-            ex = self._streams.get(conn.id)
-            if ex is not None:
-                self._progress(ex, conn)
-            else:
-                st = self._conns.get(conn.id)
-                if st is not None and st.pending is not None:
-                    self._pump(conn, st)
+            if self._streams or self._pulls:  # only these wait for room
+                cid = conn.id
+                ex = self._streams.get(cid)
+                if ex is not None:
+                    self._progress(ex, conn)
+                elif cid in self._pulls:
+                    self._pump(conn, self._conns[cid])
         elif ev == _EV_ACCEPT:
             if self._tls is not None:
                 conn.tls_init(self._tls)
@@ -810,6 +813,7 @@ class WSGIServer:
                 if st.pending is not None:
                     self._close_result(st.pending[1])
                     st.pending = None
+                    self._pulls.discard(conn.id)
 
     def _gone(self, ex: _Exchange) -> None:
         ex.gone = True
@@ -918,6 +922,7 @@ class WSGIServer:
                 it = iter(result)
                 if self._pull(ex, it, self._high):
                     st.pending = (it, result)  # the rest when the send buffer has room
+                    self._pulls.add(ex.cid)
                     result = None
                     return
                 if ex.status is None:
@@ -967,6 +972,7 @@ class WSGIServer:
             ex.fail()
         st.pending = None
         st.exchange = None
+        self._pulls.discard(ex.cid)
         self._close_result(result)
 
     def _close_result(self, result: Any) -> None:
