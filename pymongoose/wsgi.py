@@ -680,9 +680,15 @@ class WSGIServer:
         return conn
 
     def poll(self, timeout_ms: int = 0) -> None:
-        """One poll iteration (for callers that drive the loop themselves)."""
+        """One poll iteration (for callers that drive the loop themselves):
+        worker output is queued on the connections before and after it."""
         self._flush()
-        self._manager.poll(timeout_ms)
+        self._sleeping = True  # a worker's hand-off ends the wait
+        try:
+            self._manager.poll(0 if self._done else timeout_ms)
+        finally:
+            self._sleeping = False
+            self._woken = False
         self._flush()
 
     def run(self, poll_ms: int = 100, graceful_timeout: float = 30.0) -> None:

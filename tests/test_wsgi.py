@@ -774,3 +774,37 @@ def test_graceful_shutdown(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_self_driven_poll_is_woken_by_a_worker():
+    """server.poll(long) returns when a worker hands a response over: a
+    missing wakeup would leave it waiting for the whole timeout (and the
+    test's watchdog would fail it)."""
+    entered, release = threading.Event(), threading.Event()
+
+    def app(environ, start_response):
+        entered.set()
+        assert release.wait(WAIT)
+        start_response("200 OK", [("Content-Length", "4")])
+        return [b"done"]
+
+    srv = WSGIServer(app, workers=1)
+    try:
+        port = srv.listen("http://127.0.0.1:0").local_addr[1]
+        sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        while not entered.is_set():
+            srv.poll(10)
+
+        def let_go():  # once the poll thread waits
+            while not srv._sleeping:
+                time.sleep(0.001)
+            release.set()
+
+        threading.Thread(target=let_go, daemon=True).start()
+        srv.poll(600_000)  # returns on the worker's hand-off, its response queued
+        srv.poll(0)  # written
+        assert sock.recv(4096).endswith(b"\r\n\r\ndone")
+        sock.close()
+    finally:
+        srv.close()
