@@ -95,3 +95,24 @@ func (h *HTTPMessage) String() string {
 	b.Write(h.ProtoBytes())
 	return b.String()
 }
+
+// RequestPath is the path of a request target: the target itself in
+// origin form ("/p"), the part from the first "/" after the authority in
+// absolute form ("http://host:port/p", RFC 9112 §3.2.2), "/" when that
+// has no path. uri is HTTPMessage.URI (the query is already split off).
+func RequestPath(uri []byte) []byte {
+	i := 0
+	for i < len(uri) && (uri[i] >= 'a' && uri[i] <= 'z' || uri[i] >= 'A' && uri[i] <= 'Z' ||
+		i > 0 && (uri[i] >= '0' && uri[i] <= '9' || uri[i] == '+' || uri[i] == '-' || uri[i] == '.')) {
+		i++
+	}
+	if i == 0 || len(uri)-i < 3 || string(uri[i:i+3]) != "://" {
+		return uri
+	}
+	for j := i + 3; j < len(uri); j++ {
+		if uri[j] == '/' {
+			return uri[j:]
+		}
+	}
+	return []byte("/")
+}

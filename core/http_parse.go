@@ -10,8 +10,9 @@ type headInfo struct {
 	clBad         bool  // not all digits, or several different values
 	te            int   // number of Transfer-Encoding headers
 	teChunked     bool  // a Transfer-Encoding header says exactly "chunked"
-	connClose     bool  // first Connection header is exactly "close"
-	connSeen      bool
+	connClose     bool  // a Connection header lists "close"
+	keepAlive     bool  // a Connection header lists "keep-alive"
+	expect100     bool  // Expect: 100-continue
 }
 
 // maxCLDigits keeps Content-Length parsing free of overflow.
@@ -144,13 +145,45 @@ func parseHead(buf []byte, isReq bool, maxHead, maxHeaders int, msg *HTTPMessage
 			hi.te++
 			hi.teChunked = equalFoldBS(val, "chunked")
 		case equalFoldBS(name, "connection"):
-			if !hi.connSeen {
-				hi.connSeen = true
-				hi.connClose = equalFoldBS(val, "close")
-			}
+			cl, ka := connTokens(val)
+			hi.connClose = hi.connClose || cl
+			hi.keepAlive = hi.keepAlive || ka
+		case equalFoldBS(name, "expect"):
+			hi.expect100 = equalFoldBS(val, "100-continue")
 		}
 	}
 	return n, 0
+}
+
+// connTokens reports whether a Connection value (a comma-separated token
+// list, RFC 9110 §7.6.1) contains "close" and "keep-alive".
+func connTokens(v []byte) (closes, keepAlive bool) {
+	for len(v) > 0 {
+		i := 0
+		for i < len(v) && v[i] != ',' {
+			i++
+		}
+		t := v[:i]
+		for len(t) > 0 && (t[0] == ' ' || t[0] == '\t') {
+			t = t[1:]
+		}
+		for len(t) > 0 && (t[len(t)-1] == ' ' || t[len(t)-1] == '\t') {
+			t = t[:len(t)-1]
+		}
+		closes = closes || equalFoldBS(t, "close")
+		keepAlive = keepAlive || equalFoldBS(t, "keep-alive")
+		if i == len(v) {
+			break
+		}
+		v = v[i+1:]
+	}
+	return closes, keepAlive
+}
+
+// isHTTP10 reports a request protocol older than HTTP/1.1 (HTTP/1.0 or
+// HTTP/0.x): no persistent connection unless asked, no chunked coding.
+func isHTTP10(p []byte) bool {
+	return len(p) == 8 && (p[5] == '0' || p[5] == '1' && p[7] == '0')
 }
 
 // nextLine returns the end of the line starting at pos (without CR LF) and

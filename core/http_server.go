@@ -4,12 +4,15 @@ import "time"
 
 // httpConn is the HTTP engine state of one connection.
 type httpConn struct {
-	server     bool   // accepted conn of an HTTP listener (else client side)
-	inProgress bool   // "response in progress" (§7.4)
-	inMsg      bool   // EvHTTPMsg is being dispatched
-	reparse    bool   // response finished outside EvHTTPMsg: parse buffered requests
-	pollClear  bool   // ... and it happened during POLL: synthetic EvRead (§2.2 3.2)
-	hdrsSent   bool   // EvHTTPHdrs delivered for the message at the parse position
+	server     bool // accepted conn of an HTTP listener (else client side)
+	inProgress bool // "response in progress" (§7.4)
+	inMsg      bool // EvHTTPMsg is being dispatched
+	reparse    bool // response finished outside EvHTTPMsg: parse buffered requests
+	pollClear  bool // ... and it happened during POLL: synthetic EvRead (§2.2 3.2)
+	hdrsSent   bool // EvHTTPHdrs delivered for the message at the parse position
+	inHdrs     bool // EvHTTPHdrs is being dispatched
+	early      bool // ... and its handler finished a response (the request is refused)
+	req        reqFraming
 	need       int    // known size of that message (bounds the receive buffer)
 	sendSeq    uint32 // bumped by every queued output (the 500 of a failed handler)
 	headStart  time.Time
@@ -65,6 +68,9 @@ func (m *Manager) httpServe(c *Conn, progress bool) (parsed bool) {
 		}
 		h.headStart = zeroTime
 		hi := &h.hi
+		if !h.hdrsSent {
+			h.req = newReqFraming(&h.msg, hi)
+		}
 		var bodyLen int64
 		chunked := false
 		switch {
@@ -98,10 +104,18 @@ func (m *Manager) httpServe(c *Conn, progress bool) (parsed bool) {
 				body = body[:bodyLen]
 			}
 			h.msg.Body = body
+			h.inHdrs = true
 			m.emit(c, EvHTTPHdrs, &h.msg)
+			h.inHdrs = false
 			parsed = true
 			if c.has(fClosed) || c.has(fClosing) || c.has(fDraining) || m.aborted {
 				break
+			}
+			if h.early {
+				// Answered before the body: it may or may not follow, so
+				// the connection closes after the response.
+				m.dropRequest(c)
+				return true
 			}
 		}
 		total := 0
@@ -116,7 +130,7 @@ func (m *Manager) httpServe(c *Conn, progress bool) (parsed bool) {
 				return true
 			}
 			if st == chunkMore {
-				m.bodyWait(h, progress)
+				m.bodyWait(c, progress)
 				break
 			}
 			dechunk(buf[n : n+raw])
@@ -124,14 +138,14 @@ func (m *Manager) httpServe(c *Conn, progress bool) (parsed bool) {
 			total = n + raw
 		} else {
 			if int64(len(buf)-n) < bodyLen {
-				m.bodyWait(h, progress)
+				m.bodyWait(c, progress)
 				break
 			}
 			h.msg.Body = buf[n : n+int(bodyLen)]
 			total = n + int(bodyLen)
 		}
 		h.bodyLast, h.need = zeroTime, 0
-		connClose := hi.connClose
+		h.req.expect100 = false // the whole body is here
 		h.inProgress = true
 		h.inMsg = true
 		seq := h.sendSeq
@@ -150,18 +164,37 @@ func (m *Manager) httpServe(c *Conn, progress bool) (parsed bool) {
 		if !c.has(fDraining) {
 			c.recv.consume(total)
 		}
-		if connClose && !h.inProgress {
-			c.Drain() // §6.5: finished in the callback and asked to close
+		if h.req.close && !h.inProgress {
+			c.Drain() // finished in the callback; the request or the response asked to close
 		}
 	}
 	return parsed
 }
 
-// bodyWait starts or refreshes the body stall clock.
-func (m *Manager) bodyWait(h *httpConn, progress bool) {
+// bodyWait starts or refreshes the body stall clock. A client waiting
+// for "100 Continue" gets it now: the head was accepted (limits, and the
+// EvHTTPHdrs handler did not answer) and the engine waits for the body.
+func (m *Manager) bodyWait(c *Conn, progress bool) {
+	h := c.http
 	if progress || h.bodyLast.IsZero() {
 		h.bodyLast = m.clock()
 	}
+	if h.req.expect100 {
+		h.req.expect100 = false
+		c.send.write(continue100)
+		c.afterQueue()
+	}
+}
+
+var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
+
+// dropRequest ends a request whose EvHTTPHdrs handler already answered it:
+// no EvHTTPMsg, the rest of the input is dropped, the connection drains.
+func (m *Manager) dropRequest(c *Conn) {
+	h := c.http
+	h.hdrsSent, h.early = false, false
+	h.headStart, h.bodyLast, h.need = zeroTime, zeroTime, 0
+	c.Drain()
 }
 
 // httpReject answers a request the engine will not serve (§6.5): exactly
@@ -178,14 +211,26 @@ func (m *Manager) httpReject(c *Conn, code int) {
 }
 
 // finishResponse clears "response in progress" (§7.4). Outside the
-// request's own EvHTTPMsg, buffered requests are parsed in the next turn.
+// request's own EvHTTPMsg, buffered requests are parsed in the next turn,
+// or the connection drains when the response was the last one.
 func (c *Conn) finishResponse() {
 	h := c.http
-	if h == nil || !h.server || !h.inProgress {
+	if h == nil || !h.server {
+		return
+	}
+	if h.inHdrs {
+		h.early = true // answered from EvHTTPHdrs (httpServe)
+		return
+	}
+	if !h.inProgress {
 		return
 	}
 	h.inProgress = false
-	if !h.inMsg {
+	switch {
+	case h.inMsg: // httpServe goes on after the callback
+	case h.req.close:
+		c.Drain()
+	default:
 		h.reparse = true
 		c.m.kick(c)
 	}

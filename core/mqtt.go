@@ -3,6 +3,7 @@ package core
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -24,10 +25,13 @@ type mqttConn struct {
 	need int // size of the packet being received, once its header is known
 
 	// client keep-alive (API.md §9.1, this project): a PINGREQ goes out
-	// after keepalive without any packet queued by the engine.
-	keepalive time.Duration
-	lastSent  time.Time
-	timer     *Timer
+	// after keepalive without any packet queued by the engine, and the
+	// connection fails when its PINGRESP is not back within keepalive.
+	keepalive   time.Duration
+	lastSent    time.Time
+	timer       *Timer
+	pingPending bool
+	pingSent    time.Time
 }
 
 // IsMQTT reports whether the connection runs the MQTT engine.
@@ -61,6 +65,9 @@ func (mc *mqttConn) onRead(m *Manager, c *Conn) {
 		}
 		msg := &mc.msg
 		rc, size, need := parseMQTT(buf, msg)
+		if rc == mqttOK && msg.Cmd == MQTTPublish && msg.QoS == 3 {
+			rc = mqttMalformed // MQTT 3.1.1 §3.3.1.2: both QoS bits set closes
+		}
 		if rc == mqttMalformed {
 			c.recv.reset()
 			c.set(fClosing) // no error event (API.md §9.2)
@@ -101,6 +108,8 @@ func (mc *mqttConn) onRead(m *Manager, c *Conn) {
 			mc.queue(c, appendMQTTAck(nil, MQTTPubrel, msg.ID))
 		case MQTTPubrel:
 			mc.queue(c, appendMQTTAck(nil, MQTTPubcomp, msg.ID))
+		case MQTTPingresp:
+			mc.pingPending = false
 		}
 		if c.has(fClosed) {
 			return
@@ -138,8 +147,13 @@ func (mc *mqttConn) queue(c *Conn, pkt []byte) {
 // MQTTConnect starts an MQTT client connection (API.md §9.1): Connect plus
 // the CONNECT packet queued before it returns. An empty ClientID gets 19
 // random characters. With Keepalive > 0 a PINGREQ is sent after Keepalive
-// seconds without a packet sent.
+// seconds without a packet sent, and the connection fails (EvError, then
+// close) when no PINGRESP arrives within Keepalive seconds after a
+// PINGREQ. Options that break MQTT's rules return an ErrMQTTInvalid error.
 func (m *Manager) MQTTConnect(url string, o MQTTConnectOptions, init func(c *Conn)) (*Conn, error) {
+	if err := o.Check(); err != nil {
+		return nil, err
+	}
 	mc := &mqttConn{keepalive: time.Duration(o.Keepalive) * time.Second}
 	c, err := m.Connect(url, ConnectOptions{Init: func(c *Conn) {
 		c.setProtocol(mc)
@@ -172,17 +186,32 @@ func (mc *mqttConn) armKeepalive(c *Conn, d time.Duration) {
 			return ResultOK
 		}
 		now := c.m.clock()
-		idle := now.Sub(mc.lastSent)
-		if idle >= mc.keepalive-time.Millisecond {
-			if c.established() && !c.has(fDraining) {
-				mc.queue(c, []byte{MQTTPingreq << 4, 0})
-			}
-			mc.armKeepalive(c, mc.keepalive)
+		if mc.pingPending && now.Sub(mc.pingSent) >= mc.keepalive-time.Millisecond {
+			c.Error(fmt.Sprintf("MQTT: no PINGRESP within the %v keep-alive", mc.keepalive))
 			return ResultOK
 		}
-		mc.armKeepalive(c, mc.keepalive-idle)
+		next := mc.keepalive - now.Sub(mc.lastSent)
+		if next <= time.Millisecond {
+			if c.established() && !c.has(fDraining) {
+				mc.sendPing(c)
+			}
+			next = mc.keepalive
+		}
+		if mc.pingPending {
+			next = min(next, mc.keepalive-now.Sub(mc.pingSent))
+		}
+		mc.armKeepalive(c, next)
 		return ResultOK
 	})
+}
+
+// sendPing queues a PINGREQ and, on a client with a keep-alive, starts
+// waiting for its PINGRESP (an earlier unanswered PINGREQ keeps its time).
+func (mc *mqttConn) sendPing(c *Conn) {
+	mc.queue(c, []byte{MQTTPingreq << 4, 0})
+	if mc.keepalive > 0 && !mc.pingPending {
+		mc.pingPending, mc.pingSent = true, c.m.clock()
+	}
 }
 
 const clientIDChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -232,13 +261,15 @@ func (c *Conn) sendMQTT(pkt []byte) error {
 	return nil
 }
 
-// MQTTPub queues a PUBLISH and returns its packet id (0 for QoS 0). qos is
-// masked to 0..3.
+// MQTTPub queues a PUBLISH and returns its packet id (0 for QoS 0). A
+// topic or QoS that breaks MQTT's rules returns an ErrMQTTInvalid error.
 func (c *Conn) MQTTPub(topic, payload []byte, qos byte, retain bool) (uint16, error) {
+	if err := CheckMQTTPublish(topic, qos); err != nil {
+		return 0, err
+	}
 	if c.has(fClosed) || c.m == nil || c.has(fInClose) {
 		return 0, ErrConnClosed
 	}
-	qos &= 3
 	var id uint16
 	if qos > 0 {
 		id = c.m.nextMQTTID()
@@ -248,15 +279,21 @@ func (c *Conn) MQTTPub(topic, payload []byte, qos byte, retain bool) (uint16, er
 
 // MQTTSub queues a SUBSCRIBE for one topic filter; returns its packet id.
 func (c *Conn) MQTTSub(topic []byte, qos byte) (uint16, error) {
+	if err := CheckMQTTSubscribe(topic, qos); err != nil {
+		return 0, err
+	}
 	if c.has(fClosed) || c.m == nil || c.has(fInClose) {
 		return 0, ErrConnClosed
 	}
 	id := c.m.nextMQTTID()
-	return id, c.sendMQTT(appendMQTTSubscribe(nil, topic, qos&3, id))
+	return id, c.sendMQTT(appendMQTTSubscribe(nil, topic, qos, id))
 }
 
 // MQTTUnsub queues an UNSUBSCRIBE for one topic filter; returns its id.
 func (c *Conn) MQTTUnsub(topic []byte) (uint16, error) {
+	if err := CheckMQTTFilter(topic); err != nil {
+		return 0, err
+	}
 	if c.has(fClosed) || c.m == nil || c.has(fInClose) {
 		return 0, ErrConnClosed
 	}
@@ -264,8 +301,15 @@ func (c *Conn) MQTTUnsub(topic []byte) (uint16, error) {
 	return id, c.sendMQTT(appendMQTTUnsubscribe(nil, topic, id))
 }
 
-// MQTTPing queues PINGREQ (C0 00).
-func (c *Conn) MQTTPing() error { return c.sendMQTT([]byte{0xc0, 0}) }
+// MQTTPing queues PINGREQ (C0 00); on a client with a keep-alive its
+// PINGRESP is then awaited as for an automatic one.
+func (c *Conn) MQTTPing() error {
+	if mc := c.mqtt(); mc != nil && !c.has(fClosed) && c.m != nil && !c.has(fInClose) {
+		mc.sendPing(c)
+		return nil
+	}
+	return c.sendMQTT([]byte{MQTTPingreq << 4, 0})
+}
 
 // MQTTPong queues PINGRESP (D0 00).
 func (c *Conn) MQTTPong() error { return c.sendMQTT([]byte{0xd0, 0}) }

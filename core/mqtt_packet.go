@@ -130,6 +130,15 @@ type MQTTConnectOptions struct {
 	ClientID, Username, Password []byte
 	CleanSession                 bool
 	Keepalive                    uint16
+	Will                         *MQTTWill // nil: no will
+}
+
+// MQTTWill is the message the broker publishes for a client whose
+// connection ends without DISCONNECT (MQTT 3.1.1 §3.1.2.5-3.1.2.7).
+type MQTTWill struct {
+	Topic, Message []byte
+	QoS            byte
+	Retain         bool
 }
 
 // appendMQTTConnect appends a protocol level 4 CONNECT packet.
@@ -138,6 +147,13 @@ func appendMQTTConnect(b []byte, o *MQTTConnectOptions) []byte {
 	n := 10 + 2 + len(o.ClientID)
 	if o.CleanSession {
 		flags |= 0x02
+	}
+	if w := o.Will; w != nil {
+		flags |= 0x04 | (w.QoS&3)<<3
+		if w.Retain {
+			flags |= 0x20
+		}
+		n += 2 + len(w.Topic) + 2 + len(w.Message)
 	}
 	if len(o.Username) > 0 {
 		flags |= 0x80
@@ -151,6 +167,10 @@ func appendMQTTConnect(b []byte, o *MQTTConnectOptions) []byte {
 	b = append(b, 0, 4, 'M', 'Q', 'T', 'T', 4, flags)
 	b = appendU16(b, o.Keepalive)
 	b = appendMQTTString(b, o.ClientID)
+	if w := o.Will; w != nil {
+		b = appendMQTTString(b, w.Topic)
+		b = appendMQTTString(b, w.Message)
+	}
 	if len(o.Username) > 0 {
 		b = appendMQTTString(b, o.Username)
 	}

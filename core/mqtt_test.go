@@ -47,6 +47,19 @@ var mqttPackets = []mqttPacket{
 			return appendMQTTConnect(nil, &MQTTConnectOptions{ClientID: []byte("x"), Password: []byte("sec"),
 				CleanSession: true, Keepalive: 65535})
 		}},
+	{"connect/will/user/pass", "10 1d 0004 4d515454 04 ee 003c 0001 63 0003 772f74 0003 627965 0001 75 0001 70",
+		MQTTMessage{Cmd: MQTTConnect},
+		func() []byte {
+			return appendMQTTConnect(nil, &MQTTConnectOptions{ClientID: []byte("c"), Username: []byte("u"),
+				Password: []byte("p"), CleanSession: true, Keepalive: 60,
+				Will: &MQTTWill{Topic: []byte("w/t"), Message: []byte("bye"), QoS: 1, Retain: true}})
+		}},
+	{"connect/will/empty-message/qos2", "10 12 0004 4d515454 04 16 0000 0001 63 0001 74 0000",
+		MQTTMessage{Cmd: MQTTConnect},
+		func() []byte {
+			return appendMQTTConnect(nil, &MQTTConnectOptions{ClientID: []byte("c"), CleanSession: true,
+				Will: &MQTTWill{Topic: []byte("t"), QoS: 2}})
+		}},
 	{"connack/accepted", "20 02 00 00", MQTTMessage{Cmd: MQTTConnack}, nil},
 	{"connack/refused-5", "20 02 01 05", MQTTMessage{Cmd: MQTTConnack, Ack: 5}, nil},
 	{"publish/qos0", "30 0a 0003 612f62 68656c6c6f", MQTTMessage{Cmd: MQTTPublish, Topic: []byte("a/b"), Data: []byte("hello")},
@@ -495,7 +508,7 @@ func TestMQTTServerSide(t *testing.T) {
 }
 
 func TestMQTTMalformedCloses(t *testing.T) {
-	for _, s := range []string{"30 ff ff ff ff 01", "20 01 00", "32 03 0001 74"} {
+	for _, s := range []string{"30 ff ff ff ff 01", "20 01 00", "32 03 0001 74", "36 06 0001 74 0001 78"} {
 		var log []mqttRec
 		h, addr := serverSide(t, nil, &log)
 		ch := rawClient(addr, mqttHex(s), false) // the server must close first

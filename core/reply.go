@@ -25,7 +25,7 @@ func (c *Conn) Send(b []byte) error {
 	if c.has(fUDP) {
 		return c.sendDatagram(b)
 	}
-	c.send.write(b)
+	c.queueOutput(b)  // a server's response head gets its framing (http_framing.go)
 	c.noteOutgoing(b) // HTTP client: which responses answer HEAD (http_client.go)
 	c.afterQueue()
 	return nil
@@ -62,11 +62,21 @@ func (c *Conn) sendDatagram(b []byte) error {
 // no header lines), a Content-Length field
 // padded to 12 characters, the blank line and the binary-safe body. It
 // marks the HTTP response finished (§7.4).
+//
+// Answering a request on a server connection, the response follows
+// RFC 9110/9112: no Content-Length and no body for 1xx, 204 and 304; for
+// HEAD the Content-Length of body without the body; a Connection header
+// when the connection closes after it (or keeps an HTTP/1.0 client's
+// connection open). A 1xx other than 101 is interim: the response is
+// not finished.
 func (c *Conn) Reply(code int, headers []byte, body []byte) {
 	if c.has(fClosed) || c.m == nil {
 		return
 	}
 	appendReply(c, code, headers, body)
+	if code >= 100 && code < 200 && code != 101 {
+		return
+	}
 	c.finishResponse()
 }
 
@@ -74,6 +84,9 @@ func (c *Conn) Reply(code int, headers []byte, body []byte) {
 // itself (a server adapter writing the application's own status line and
 // headers); end marks the response finished (§7.4) once b is queued, which
 // lets the next pipelined request be parsed. b may be empty when end is set.
+// b goes out unchanged (no framing of http_framing.go), but a request that
+// asked to close (Connection: close, HTTP/1.0 without keep-alive) still
+// drains the connection once the response is finished.
 func (c *Conn) SendResponse(b []byte, end bool) error {
 	if c.has(fClosed) || c.m == nil {
 		return ErrConnClosed
@@ -95,6 +108,16 @@ func (c *Conn) HTTPChunk(b []byte) {
 		return
 	}
 	q := &c.send
+	if h := c.http; h != nil && h.req.rawBody {
+		// HTTP/1.0 client: the data as is; the close ends the body.
+		if len(b) == 0 {
+			c.finishResponse()
+			return
+		}
+		q.write(b)
+		c.afterQueue()
+		return
+	}
 	if len(b) == 0 {
 		q.writeString("0\r\n\r\n")
 		c.afterQueue()
@@ -117,22 +140,36 @@ func appendReply(c *Conn, code int, headers, body []byte) {
 	if headers == nil {
 		headers = defaultHeaders
 	}
+	length, withLength := len(body), !noContent(code)
+	var conn []byte
+	if r := c.answering(); r != nil {
+		conn = c.connectionLine(r, code, headers)
+		if r.head || !withLength {
+			body = nil
+		}
+	} else if !withLength {
+		body = nil
+	}
 	reason := StatusText(code)
 	q := &c.send
-	q.reserve(9 + 12 + len(reason) + len(headers) + 36 + len(body))
+	q.reserve(9 + 12 + len(reason) + len(headers) + len(conn) + 36 + len(body))
 	q.b = append(q.b, "HTTP/1.1 "...)
 	q.b = strconv.AppendInt(q.b, int64(code), 10)
 	q.b = append(q.b, ' ')
 	q.b = append(q.b, reason...)
 	q.b = append(q.b, "\r\n"...)
 	q.b = append(q.b, headers...)
-	q.b = append(q.b, "Content-Length: "...)
-	start := len(q.b)
-	q.b = strconv.AppendInt(q.b, int64(len(body)), 10)
-	for len(q.b)-start < 10 {
-		q.b = append(q.b, ' ')
+	q.b = append(q.b, conn...)
+	if withLength {
+		q.b = append(q.b, "Content-Length: "...)
+		start := len(q.b)
+		q.b = strconv.AppendInt(q.b, int64(length), 10)
+		for len(q.b)-start < 10 {
+			q.b = append(q.b, ' ')
+		}
+		q.b = append(q.b, ' ', '\r', '\n')
 	}
-	q.b = append(q.b, " \r\n\r\n"...)
+	q.b = append(q.b, "\r\n"...)
 	q.b = append(q.b, body...)
 	c.afterQueue()
 }

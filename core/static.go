@@ -69,7 +69,7 @@ func (c *Conn) ServeDir(hm *HTTPMessage, rootDir string, o ServeOptions) {
 	if c.has(fClosed) || c.m == nil {
 		return
 	}
-	uri := string(hm.URIBytes())
+	uri := string(RequestPath(hm.URIBytes()))
 	prefix, dir, ok := pickRoot(rootDir, uri)
 	if !ok {
 		c.staticReply(404, o, "Not found\n")
@@ -113,10 +113,7 @@ func (c *Conn) ServeDir(hm *HTTPMessage, rootDir string, o ServeOptions) {
 	}
 	if isDir {
 		if !strings.HasSuffix(uri, "/") {
-			q := &c.send
-			q.writeString("HTTP/1.1 301 Moved\r\nLocation: ")
-			q.writeString(uri)
-			q.writeString("/\r\nContent-Length: 0\r\n\r\n")
+			c.queueOutput([]byte("HTTP/1.1 301 Moved\r\nLocation: " + uri + "/\r\nContent-Length: 0\r\n\r\n"))
 			c.afterQueue()
 			c.finishResponse()
 			return
@@ -320,7 +317,6 @@ func (c *Conn) serveFile(hm *HTTPMessage, path, realRoot, page404 string, o Serv
 			rangeHdr = "Content-Range: bytes */" + strconv.FormatInt(size, 10) + "\r\n"
 		}
 	}
-	q := &c.send
 	var b []byte
 	b = append(b, "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(status), 10)
@@ -339,7 +335,7 @@ func (c *Conn) serveFile(hm *HTTPMessage, path, realRoot, page404 string, o Serv
 	b = append(b, rangeHdr...)
 	b = append(b, o.ExtraHeaders...)
 	b = append(b, "\r\n"...)
-	q.write(b)
+	c.queueOutput(b) // with the Connection header the request needs (http_framing.go)
 	c.afterQueue()
 	if cl == 0 || equalFoldBS(hm.MethodBytes(), "HEAD") {
 		f.Close()
@@ -496,7 +492,7 @@ func (c *Conn) listDir(hm *HTTPMessage, p string, o ServeOptions) {
 		return
 	}
 	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
-	uri := html.EscapeString(string(hm.URIBytes()))
+	uri := html.EscapeString(string(RequestPath(hm.URIBytes())))
 	var b strings.Builder
 	b.WriteString("<!DOCTYPE html><html><head><title>Index of ")
 	b.WriteString(uri)

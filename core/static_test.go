@@ -115,7 +115,7 @@ func TestServeDir(t *testing.T) {
 		t.Fatalf("listing: %s", b)
 	}
 	res := recv(h, "HEAD", rawClient(addr, []byte("HEAD /hello.txt HTTP/1.1\r\nConnection: close\r\n\r\n"), false))
-	if s := string(res.data); !strings.HasPrefix(s, "HTTP/1.1 200 OK\r\n") || !strings.HasSuffix(s, "Content-Length: 12\r\nX-A: 1\r\n\r\n") {
+	if s := string(res.data); !strings.HasPrefix(s, "HTTP/1.1 200 OK\r\n") || !strings.HasSuffix(s, "Content-Length: 12\r\nX-A: 1\r\nConnection: close\r\n\r\n") {
 		t.Fatalf("HEAD: %q", s)
 	}
 	r = get(t, h, addr, "GET /missing HTTP/1.1\r\n\r\n")

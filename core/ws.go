@@ -1,9 +1,11 @@
 package core
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha1"
 	"encoding/base64"
+	"errors"
 	"strings"
 )
 
@@ -40,6 +42,9 @@ func WSAccept(key []byte) string {
 
 var ws426Body = []byte("WS upgrade expected\n")
 
+// ErrWSProtocol: the subprotocol the server chose was not offered.
+var ErrWSProtocol = errors.New("Sec-WebSocket-Protocol in extra_headers must be one of the subprotocols the client offered")
+
 // WSUpgrade answers a WebSocket upgrade request (API.md §8.1). msg is the
 // request (its Sec-WebSocket-Key and Sec-WebSocket-Protocol headers are
 // used); extra is preformatted "Name: value\r\n" lines. Without a key the
@@ -47,9 +52,17 @@ var ws426Body = []byte("WS upgrade expected\n")
 // response is queued, the connection switches to the WebSocket engine and
 // EvWSOpen is delivered with msg before WSUpgrade returns. Either way the
 // HTTP response in progress is finished.
-func (c *Conn) WSUpgrade(msg *HTTPMessage, extra []byte) {
+//
+// The server selects at most one subprotocol (RFC 6455 §4.2.2): the 101
+// carries a Sec-WebSocket-Protocol header only when extra has one, and
+// its value must be one of the values the client offered; otherwise
+// WSUpgrade returns ErrWSProtocol and queues nothing.
+func (c *Conn) WSUpgrade(msg *HTTPMessage, extra []byte) error {
 	if c.has(fClosed) || c.m == nil {
-		return
+		return ErrConnClosed
+	}
+	if chosen, ok := wsChosenProtocol(extra); ok && !wsOffered(msg, chosen) {
+		return ErrWSProtocol
 	}
 	if h := c.http; h != nil && h.server {
 		h.inProgress = false
@@ -58,24 +71,73 @@ func (c *Conn) WSUpgrade(msg *HTTPMessage, extra []byte) {
 	if !ok {
 		appendReply(c, 426, []byte{}, ws426Body)
 		c.Drain()
-		return
+		return nil
 	}
 	q := &c.send
 	q.writeString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ")
 	q.writeString(WSAccept(key))
 	q.writeString("\r\n")
 	q.write(extra)
-	if proto, ok := msg.Header("Sec-WebSocket-Protocol"); ok {
-		q.writeString("Sec-WebSocket-Protocol: ")
-		q.write(proto)
-		q.writeString("\r\n")
-	}
 	q.writeString("\r\n")
 	c.afterQueue()
 	c.http = nil // the HTTP engine stops; httpServe notices (c.http != h)
 	c.setProtocol(&wsConn{server: c.parent != nil})
 	c.set(fWebsocket)
 	c.m.emit(c, EvWSOpen, msg)
+	return nil
+}
+
+// wsChosenProtocol returns the value of the Sec-WebSocket-Protocol line
+// in preformatted header lines (ok false when there is none). Several
+// such lines yield "," so that the choice is never one offered value.
+func wsChosenProtocol(extra []byte) (chosen []byte, ok bool) {
+	const name = "sec-websocket-protocol:"
+	for len(extra) > 0 {
+		end := 0
+		for end < len(extra) && extra[end] != '\n' {
+			end++
+		}
+		line := extra[:end]
+		if len(line) >= len(name) && equalFoldBS(line[:len(name)], name) {
+			if ok {
+				return []byte(","), true
+			}
+			chosen, ok = trimLine(line[len(name):]), true
+		}
+		if end == len(extra) {
+			break
+		}
+		extra = extra[end+1:]
+	}
+	return chosen, ok
+}
+
+// wsOffered reports whether p is one of the comma-separated values of the
+// request's Sec-WebSocket-Protocol headers.
+func wsOffered(msg *HTTPMessage, p []byte) bool {
+	if len(p) == 0 {
+		return false
+	}
+	for _, hs := range msg.Headers {
+		if !equalFoldBS(msg.Bytes(hs.Name), "Sec-WebSocket-Protocol") {
+			continue
+		}
+		v := msg.Bytes(hs.Value)
+		for len(v) > 0 {
+			i := bytes.IndexByte(v, ',')
+			if i < 0 {
+				i = len(v)
+			}
+			if bytes.Equal(trimLine(v[:i]), p) {
+				return true
+			}
+			if i == len(v) {
+				break
+			}
+			v = v[i+1:]
+		}
+	}
+	return false
 }
 
 // WSConnect opens a WebSocket client connection (API.md §19.2): Connect,

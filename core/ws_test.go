@@ -155,7 +155,7 @@ func TestWSUpgradeHandshake(t *testing.T) {
 		switch ev {
 		case EvHTTPMsg:
 			inMsg = true
-			c.WSUpgrade(data.(*HTTPMessage), []byte("X-A: 1\r\nX-B: 2\r\n"))
+			c.WSUpgrade(data.(*HTTPMessage), []byte("X-A: 1\r\nSec-WebSocket-Protocol: superchat\r\nX-B: 2\r\n"))
 			inMsg = false
 		case EvWSOpen:
 			openNested = inMsg
@@ -169,8 +169,7 @@ func TestWSUpgradeHandshake(t *testing.T) {
 	p := dialWS(h, addr, upgradeReq("Sec-WebSocket-Key: "+wsTestKey+"\r\nSec-WebSocket-Protocol: chat, superchat\r\n"))
 	head := p.readHead(h)
 	want := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nX-A: 1\r\nX-B: 2\r\n" +
-		"Sec-WebSocket-Protocol: chat, superchat\r\n\r\n"
+		"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nX-A: 1\r\nSec-WebSocket-Protocol: superchat\r\nX-B: 2\r\n\r\n"
 	if head != want {
 		t.Fatalf("head %q", head)
 	}
@@ -192,6 +191,49 @@ func TestWSUpgradeHandshake(t *testing.T) {
 	h.until("ws msg", func() bool { return h.count(sc, EvWSMsg) == 1 })
 	if sc.RecvLen() != 0 || sc.IsHTTP() {
 		t.Fatalf("recv_len %d http %v", sc.RecvLen(), sc.IsHTTP())
+	}
+}
+
+// The 101 names at most one subprotocol: the handler's choice among the
+// offered ones, else none; a value the client did not offer is refused
+// before anything is queued.
+func TestWSUpgradeSubprotocolChoice(t *testing.T) {
+	var errs []error
+	h := newHarness(t, nil, replyOn(EvHTTPMsg, func(c *Conn, m *HTTPMessage) {
+		extra, _ := m.Header("X-Choose")
+		var line []byte
+		if len(extra) > 0 {
+			line = []byte("Sec-WebSocket-Protocol: " + string(extra) + "\r\n")
+		}
+		err := c.WSUpgrade(m, line)
+		errs = append(errs, err)
+		if err != nil {
+			c.Reply(400, []byte{}, []byte(err.Error()))
+		}
+	}))
+	_, addr := h.listen(true)
+	offer := "Sec-WebSocket-Key: " + wsTestKey + "\r\nSec-WebSocket-Protocol: chat, superchat\r\n"
+	accept := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+	for _, tc := range []struct{ req, want string }{
+		{offer, accept + "\r\n"},
+		{offer + "X-Choose: chat\r\n", accept + "Sec-WebSocket-Protocol: chat\r\n\r\n"},
+		{"Sec-WebSocket-Key: " + wsTestKey + "\r\nSec-WebSocket-Protocol: a\r\nSec-WebSocket-Protocol: b , c\r\nX-Choose: c\r\n",
+			accept + "Sec-WebSocket-Protocol: c\r\n\r\n"},
+	} {
+		p := dialWS(h, addr, upgradeReq(tc.req))
+		if head := p.readHead(h); head != tc.want {
+			t.Fatalf("head %q\nwant %q", head, tc.want)
+		}
+	}
+	for _, choose := range []string{"other", "chat, superchat", "Chat"} {
+		p := dialWS(h, addr, upgradeReq(offer+"X-Choose: "+choose+"\r\n"))
+		if head := p.readHead(h); !strings.HasPrefix(head, "HTTP/1.1 400 ") {
+			t.Fatalf("choice %q: head %q", choose, head)
+		}
+		if errs[len(errs)-1] != ErrWSProtocol {
+			t.Fatalf("choice %q: err %v", choose, errs[len(errs)-1])
+		}
 	}
 }
 

@@ -5,7 +5,8 @@ MG_EV_MQTT_OPEN (0 = accepted), then the client subscribes. The SUBACK
 (MG_EV_MQTT_CMD with cmd 9) confirms the subscription; with --publish the
 client then publishes one message itself. Each PUBLISH received is
 printed as "topic: payload". --count N exits after N messages; Ctrl+C
-(or SIGTERM) sends DISCONNECT and exits.
+(or SIGTERM) sends DISCONNECT and exits. With --will-topic the broker
+publishes --will-message there if the client vanishes without DISCONNECT.
 
     python examples/mqtt_broker.py --port 1883 &
     python examples/mqtt_client.py --url mqtt://127.0.0.1:1883 --topic 'demo/#' --publish hi
@@ -30,6 +31,8 @@ def main():
     parser.add_argument("--pub-topic", default="pymongoose/hello", help="topic for --publish")
     parser.add_argument("--count", type=int, default=0, help="exit after this many messages (0: never)")
     parser.add_argument("--client-id", default="", help="default: a random one")
+    parser.add_argument("--will-topic", help="where the broker publishes --will-message if the client vanishes")
+    parser.add_argument("--will-message", default="offline")
     args = parser.parse_args()
     state = {"received": 0, "stop": False, "closed": False, "code": 0}
 
@@ -62,11 +65,17 @@ def main():
     manager = Manager()
     conn = None
     try:
-        conn = manager.mqtt_connect(args.url, handler, client_id=args.client_id, keepalive=30)
+        conn = manager.mqtt_connect(args.url, handler, client_id=args.client_id, keepalive=30,
+                                    will_topic=args.will_topic,
+                                    will_message=args.will_message if args.will_topic else b"")
         while not state["stop"] and not state["closed"]:
             manager.poll(1000)
     except KeyboardInterrupt:
         state["stop"] = True
+    except ValueError as e:  # e.g. a will topic with a wildcard
+        print(f"error: {e}", file=sys.stderr)
+        manager.close()
+        return 2
     try:
         if conn is not None and not state["closed"]:  # say goodbye: DISCONNECT, flushed, close
             state["stop"] = True

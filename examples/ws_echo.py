@@ -5,6 +5,10 @@ message is sent back with ws_send(), text as text and binary as binary
 (WsMessage.flags is the raw first frame byte: the opcode is flags & 0x0F).
 Pings are answered by the engine itself.
 
+The page offers two subprotocols, "chat" and "superchat"; the server picks
+the first one it speaks from its own preference list and names it in
+extra_headers (the 101 response carries exactly that one, RFC 6455 §4.2.2).
+
     python examples/ws_echo.py --port 8000     # then open http://localhost:8000/
 """
 
@@ -19,20 +23,31 @@ PAGE = b"""<!doctype html>
 <pre id="log"></pre>
 <script>
 const log = (t) => { document.getElementById("log").textContent += t + "\\n"; };
-const ws = new WebSocket(`ws://${location.host}/ws`);
-ws.onopen = () => log("connected");
+const ws = new WebSocket(`ws://${location.host}/ws`, ["chat", "superchat"]);
+ws.onopen = () => { log("connected, subprotocol " + ws.protocol); ws.send("hello"); };
 ws.onmessage = (e) => log("echo: " + e.data);
-ws.onclose = () => log("closed");
+ws.onclose = (e) => log("closed " + e.code);
 document.getElementById("send").onclick = () => ws.send(document.getElementById("msg").value);
 </script>
 </body></html>
 """
 
 
+SUBPROTOCOLS = ("superchat", "chat")  # the server's preference order
+
+
+def choose_subprotocol(offer):
+    """The first of SUBPROTOCOLS the client offered (header value "a, b"), or None."""
+    offered = [p.strip() for p in offer.split(",")]
+    return next((p for p in SUBPROTOCOLS if p in offered), None)
+
+
 def handler(conn, ev, data):
     if ev == MG_EV_HTTP_MSG:
         if data.uri == "/ws":
-            conn.ws_upgrade(data)  # MG_EV_WS_OPEN arrives before this returns
+            chosen = choose_subprotocol(data.header("Sec-WebSocket-Protocol", ""))
+            extra = {"Sec-WebSocket-Protocol": chosen} if chosen else None
+            conn.ws_upgrade(data, extra)  # MG_EV_WS_OPEN arrives before this returns
         elif data.uri == "/":
             conn.reply(200, PAGE, {"Content-Type": "text/html; charset=utf-8"})
         else:

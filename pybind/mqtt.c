@@ -34,11 +34,18 @@ static int parse_qos(PyObject *o, int *qos) {
     return 0;
 }
 
-static int check_open(ConnObject *cn) {
+/* Before anything reaches Go: after a fork only the error is safe. */
+static int check_not_forked(void) {
     if (pmg_forked()) {
         pmg_fork_error();
         return -1;
     }
+    return 0;
+}
+
+static int check_open(ConnObject *cn) {
+    if (check_not_forked() < 0)
+        return -1;
     if (cn->id == 0) {
         pmg_closed_error();
         return -1;
@@ -46,7 +53,13 @@ static int check_open(ConnObject *cn) {
     return 0;
 }
 
-static PyObject *rc_result(long long rc, int want_id) {
+#define MQTT_ERR_LEN 160 /* room for the argument error messages of core/mqtt_check.go */
+
+static PyObject *rc_result(long long rc, int want_id, const char *err) {
+    if (rc == -3) {
+        PyErr_SetString(PyExc_ValueError, err);
+        return NULL;
+    }
     if (rc == -1)
         return pmg_closed_error();
     if (rc < 0) {
@@ -77,16 +90,17 @@ static PyObject *conn_mqtt_pub(ConnObject *cn, PyObject *args, PyObject *kw) {
         Py_DECREF(t);
         return NULL;
     }
-    if (check_open(cn) < 0) {
+    if (check_not_forked() < 0) {
         Py_DECREF(t);
         Py_DECREF(m);
         return NULL;
     }
+    char err[MQTT_ERR_LEN] = "";
     long long rc = pmg_mqtt_pub(CONN_MID(cn), cn->id, PyBytes_AS_STRING(t), PyBytes_GET_SIZE(t),
-                                PyBytes_AS_STRING(m), PyBytes_GET_SIZE(m), qos & 3, retain);
+                                PyBytes_AS_STRING(m), PyBytes_GET_SIZE(m), qos, retain, err, sizeof err);
     Py_DECREF(t);
     Py_DECREF(m);
-    return rc_result(rc, 1);
+    return rc_result(rc, 1, err);
 }
 
 static PyObject *conn_mqtt_sub(ConnObject *cn, PyObject *args, PyObject *kw) {
@@ -100,13 +114,15 @@ static PyObject *conn_mqtt_sub(ConnObject *cn, PyObject *args, PyObject *kw) {
     PyObject *t = topic_bytes(topic_o);
     if (!t)
         return NULL;
-    if (check_open(cn) < 0) {
+    if (check_not_forked() < 0) {
         Py_DECREF(t);
         return NULL;
     }
-    long long rc = pmg_mqtt_sub(CONN_MID(cn), cn->id, PyBytes_AS_STRING(t), PyBytes_GET_SIZE(t), qos & 3, 0);
+    char err[MQTT_ERR_LEN] = "";
+    long long rc = pmg_mqtt_sub(CONN_MID(cn), cn->id, PyBytes_AS_STRING(t), PyBytes_GET_SIZE(t), qos, 0, err,
+                                sizeof err);
     Py_DECREF(t);
-    return rc_result(rc, 0);
+    return rc_result(rc, 0, err);
 }
 
 static PyObject *conn_mqtt_unsub(ConnObject *cn, PyObject *args, PyObject *kw) {
@@ -117,19 +133,21 @@ static PyObject *conn_mqtt_unsub(ConnObject *cn, PyObject *args, PyObject *kw) {
     PyObject *t = topic_bytes(topic_o);
     if (!t)
         return NULL;
-    if (check_open(cn) < 0) {
+    if (check_not_forked() < 0) {
         Py_DECREF(t);
         return NULL;
     }
-    long long rc = pmg_mqtt_sub(CONN_MID(cn), cn->id, PyBytes_AS_STRING(t), PyBytes_GET_SIZE(t), 0, 1);
+    char err[MQTT_ERR_LEN] = "";
+    long long rc = pmg_mqtt_sub(CONN_MID(cn), cn->id, PyBytes_AS_STRING(t), PyBytes_GET_SIZE(t), 0, 1, err,
+                                sizeof err);
     Py_DECREF(t);
-    return rc_result(rc, 0);
+    return rc_result(rc, 0, err);
 }
 
 static PyObject *mqtt_simple(ConnObject *cn, int kind) {
     if (check_open(cn) < 0)
         return NULL;
-    return rc_result(pmg_mqtt_simple(CONN_MID(cn), cn->id, kind), 0);
+    return rc_result(pmg_mqtt_simple(CONN_MID(cn), cn->id, kind), 0, "");
 }
 
 static PyObject *conn_mqtt_ping(ConnObject *cn, PyObject *unused) { return mqtt_simple(cn, 0); }
@@ -139,11 +157,13 @@ static PyObject *conn_mqtt_disconnect(ConnObject *cn, PyObject *unused) { return
 PyMethodDef pmg_mqtt_conn_methods[] = {
     {"mqtt_pub", (PyCFunction)(void (*)(void))conn_mqtt_pub, METH_VARARGS | METH_KEYWORDS,
      "mqtt_pub(topic, message, qos=0, retain=False) -> int: queue a PUBLISH; returns its packet id "
-     "(0 for QoS 0)."},
+     "(0 for QoS 0). ValueError for an empty topic, one over 65535 bytes or with a wildcard, or a QoS "
+     "outside 0-2."},
     {"mqtt_sub", (PyCFunction)(void (*)(void))conn_mqtt_sub, METH_VARARGS | METH_KEYWORDS,
-     "mqtt_sub(topic, qos=0): queue a SUBSCRIBE for one topic filter."},
+     "mqtt_sub(topic, qos=0): queue a SUBSCRIBE for one topic filter. ValueError for an invalid filter "
+     "(MQTT 3.1.1 section 4.7) or a QoS outside 0-2."},
     {"mqtt_unsub", (PyCFunction)(void (*)(void))conn_mqtt_unsub, METH_VARARGS | METH_KEYWORDS,
-     "mqtt_unsub(topic): queue an UNSUBSCRIBE for one topic filter."},
+     "mqtt_unsub(topic): queue an UNSUBSCRIBE for one topic filter (ValueError for an invalid one)."},
     {"mqtt_ping", (PyCFunction)conn_mqtt_ping, METH_NOARGS, "mqtt_ping(): queue PINGREQ."},
     {"mqtt_pong", (PyCFunction)conn_mqtt_pong, METH_NOARGS, "mqtt_pong(): queue PINGRESP."},
     {"mqtt_disconnect", (PyCFunction)conn_mqtt_disconnect, METH_NOARGS,

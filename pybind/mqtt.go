@@ -6,12 +6,18 @@ package pybind
 import "C"
 
 import (
+	"unicode/utf8"
 	"unsafe"
+
+	"github.com/pymongoose-go/pymongoose-go/core"
 )
 
 // Hot-path exports behind the MQTT Connection methods of mqtt.c. They
 // return -1 when the connection is closed (RuntimeError("Connection has
-// been closed")) and -2 on an internal failure.
+// been closed")), -2 on an internal failure and mqttInvalid when an
+// argument breaks MQTT's rules: the message (ValueError) is then copied to
+// errBuf. Arguments are checked before the connection is looked up, so a
+// closed wrapper reports a bad argument first.
 
 // Kinds of pmg_mqtt_simple.
 const (
@@ -20,15 +26,39 @@ const (
 	mqttDisconnect = 2
 )
 
+const mqttInvalid = -3
+
+// invalidArg copies err's message, NUL-terminated and cut at a character
+// boundary, into buf (n bytes).
+func invalidArg(err error, buf *C.char, n C.int) C.longlong {
+	if n > 0 {
+		dst := unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(n))
+		msg := err.Error()
+		if len(msg) >= len(dst) {
+			cut := len(dst) - 1
+			for cut > 0 && !utf8.RuneStart(msg[cut]) {
+				cut--
+			}
+			msg = msg[:cut]
+		}
+		dst[copy(dst, msg)] = 0
+	}
+	return mqttInvalid
+}
+
 //export pmg_mqtt_pub
 func pmg_mqtt_pub(mid C.longlong, id C.ulonglong, t *C.char, tn C.longlong, p *C.char, pn C.longlong,
-	qos C.int, retain C.int) (rc C.longlong) {
+	qos C.int, retain C.int, errBuf *C.char, errLen C.int) (rc C.longlong) {
 	defer guard(&rc, -2)
+	topic := goBytes(unsafe.Pointer(t), tn)
+	if err := core.CheckMQTTPublish(topic, byte(qos)); err != nil {
+		return invalidArg(err, errBuf, errLen)
+	}
 	_, c := connOf(mid, id)
 	if c == nil {
 		return -1
 	}
-	pid, err := c.MQTTPub(goBytes(unsafe.Pointer(t), tn), goBytes(unsafe.Pointer(p), pn), byte(qos), retain != 0)
+	pid, err := c.MQTTPub(topic, goBytes(unsafe.Pointer(p), pn), byte(qos), retain != 0)
 	if err != nil {
 		return -1
 	}
@@ -36,13 +66,21 @@ func pmg_mqtt_pub(mid C.longlong, id C.ulonglong, t *C.char, tn C.longlong, p *C
 }
 
 //export pmg_mqtt_sub
-func pmg_mqtt_sub(mid C.longlong, id C.ulonglong, t *C.char, tn C.longlong, qos C.int, unsub C.int) (rc C.longlong) {
+func pmg_mqtt_sub(mid C.longlong, id C.ulonglong, t *C.char, tn C.longlong, qos C.int, unsub C.int,
+	errBuf *C.char, errLen C.int) (rc C.longlong) {
 	defer guard(&rc, -2)
+	topic := goBytes(unsafe.Pointer(t), tn)
+	check := core.CheckMQTTFilter(topic)
+	if unsub == 0 {
+		check = core.CheckMQTTSubscribe(topic, byte(qos))
+	}
+	if check != nil {
+		return invalidArg(check, errBuf, errLen)
+	}
 	_, c := connOf(mid, id)
 	if c == nil {
 		return -1
 	}
-	topic := goBytes(unsafe.Pointer(t), tn)
 	var pid uint16
 	var err error
 	if unsub != 0 {

@@ -44,7 +44,11 @@ static PyObject *conn_ws_upgrade(ConnObject *cn, PyObject *args, PyObject *kw) {
     PyObject *r;
     if (rc == -1)
         r = pmg_closed_error();
-    else if (rc != 0) {
+    else if (rc == -3) {
+        PyErr_SetString(PyExc_ValueError, "ws_upgrade: the Sec-WebSocket-Protocol in extra_headers must be "
+                                          "one of the subprotocols the client offered");
+        r = NULL;
+    } else if (rc != 0) {
         PyErr_SetString(PyExc_RuntimeError, "ws_upgrade failed");
         r = NULL;
     } else
@@ -98,7 +102,8 @@ static PyObject *conn_ws_send(ConnObject *cn, PyObject *args, PyObject *kw) {
 PyMethodDef pmg_ws_conn_methods[] = {
     {"ws_upgrade", (PyCFunction)(void (*)(void))conn_ws_upgrade, METH_VARARGS | METH_KEYWORDS,
      "ws_upgrade(message, extra_headers=None): answer a WebSocket upgrade request; "
-     "MG_EV_WS_OPEN is delivered before it returns."},
+     "MG_EV_WS_OPEN is delivered before it returns. The subprotocol is the Sec-WebSocket-Protocol "
+     "of extra_headers (one of the offered values, else ValueError), or none."},
     {"ws_send", (PyCFunction)(void (*)(void))conn_ws_send, METH_VARARGS | METH_KEYWORDS,
      "ws_send(data, op=WEBSOCKET_OP_TEXT): queue one WebSocket frame "
      "(masked on client connections)."},

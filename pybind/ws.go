@@ -16,7 +16,8 @@ import (
 // pmg_ws_upgrade upgrades connection id with the request given as its head,
 // body and spans (the HttpMsgObject layout, copied here: EvWSOpen gets its
 // own message over the copy). extra is preformatted header lines. Returns
-// 0, -1 for a closed connection, -2 on an internal error.
+// 0, -1 for a closed connection, -2 on an internal error, -3 when extra
+// names a subprotocol the client did not offer (nothing queued).
 //
 //export pmg_ws_upgrade
 func pmg_ws_upgrade(mid C.longlong, id C.ulonglong, head *C.char, hn C.longlong,
@@ -44,7 +45,9 @@ func pmg_ws_upgrade(mid C.longlong, id C.ulonglong, head *C.char, hn C.longlong,
 	for i := 0; i < n; i++ {
 		msg.Headers[i] = core.HeaderSpan{Name: sp(4 + 2*i), Value: sp(5 + 2*i)}
 	}
-	c.WSUpgrade(msg, goBytes(unsafe.Pointer(extra), en))
+	if err := c.WSUpgrade(msg, goBytes(unsafe.Pointer(extra), en)); err == core.ErrWSProtocol {
+		return -3
+	}
 	return 0
 }
 

@@ -389,7 +389,7 @@ def test_413_for_content_length_over_max_body_size(make_manager, recorder):
 def test_body_at_max_body_size_is_accepted(make_manager, recorder):
     req = b"POST / HTTP/1.1\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n" + b"x" * 1000
     raw, rec, _ = rejected(make_manager, recorder, req, max_body_size=1000)
-    assert raw == reply_bytes(200, "OK", b"served /")
+    assert raw == reply_bytes(200, "OK", b"served /", {"Content-Type": "text/plain", "Connection": "close"})
 
 
 def test_413_for_chunked_body_over_max_body_size(make_manager, recorder):
@@ -424,7 +424,7 @@ def test_max_headers_zero_turns_the_limit_off(make_manager, recorder):
     hdrs = b"".join(f"X-H{i}: v\r\n".encode() for i in range(150))
     req = b"GET / HTTP/1.1\r\n" + hdrs + b"Connection: close\r\n\r\n"
     raw, _, _ = rejected(make_manager, recorder, req, max_headers=0)
-    assert raw == reply_bytes(200, "OK", b"served /")
+    assert raw == reply_bytes(200, "OK", b"served /", {"Content-Type": "text/plain", "Connection": "close"})
 
 
 def test_411_for_post_without_length_keeps_the_connection(make_manager, recorder):

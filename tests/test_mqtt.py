@@ -279,10 +279,10 @@ def test_forwarded_publish_bytes(make_manager):
         conn = [c for c, e, _ in log.events if e == MG_EV_MQTT_CMD][0]
         pid = conn.mqtt_pub("x/y", b"fwd", qos=1, retain=True)
         assert conn.mqtt_pub("x/y", b"", qos=0) == 0
-        nxt = conn.mqtt_pub("z", "é", qos=3)  # masked to 3, still takes an id
+        nxt = conn.mqtt_pub("z", "é", qos=2)
         assert nxt == (pid % 65535) + 1
         expected = (b"\x33\x0a\x00\x03x/y" + pid.to_bytes(2, "big") + b"fwd" + b"\x30\x05\x00\x03x/y" +
-                    b"\x36\x07\x00\x01z" + nxt.to_bytes(2, "big") + "é".encode())
+                    b"\x34\x07\x00\x01z" + nxt.to_bytes(2, "big") + "é".encode())
         assert conn.send_data() == expected
         poll_until(mgr, lambda: conn.send_len == 0, what="flush")
         assert read_polling(mgr, s, len(expected)) == expected
@@ -298,6 +298,7 @@ MALFORMED = [
     ("short CONNACK", bytes.fromhex("200100")),
     ("QoS 1 publish without id", bytes.fromhex("3203000174")),
     ("topic past the end", bytes.fromhex("3003000561")),
+    ("PUBLISH with QoS 3", bytes.fromhex("3606000174000178")),
     ("good then bad", CONNECT_PKT + bytes.fromhex("4001ff")),
 ]
 
@@ -387,7 +388,8 @@ def test_argument_errors(make_manager):
         lst.mqtt_unsub(b"t")
     with pytest.raises(TypeError):
         lst.mqtt_pub("t", b"x", qos="1")
-    assert lst.mqtt_pub("t", b"x", qos=4) == 0  # masked to 0
+    with pytest.raises(ValueError, match="QoS must be 0, 1 or 2"):
+        lst.mqtt_pub("t", b"x", qos=4)
     with pytest.raises(TypeError):
         mgr.mqtt_connect(b"mqtt://127.0.0.1:1")
     with pytest.raises(TypeError):

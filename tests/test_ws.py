@@ -135,9 +135,8 @@ def test_upgrade_sequence_and_handshake_bytes(make_manager, recorder):
     head = run_client(mgr, read_head, s)
     assert head == (
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Accept: " + ACCEPT.encode() + b"\r\nX-A: 1\r\nX-B: two words\r\n"
-        b"Sec-WebSocket-Protocol: chat, superchat\r\n\r\n"
-    )
+        b"Sec-WebSocket-Accept: " + ACCEPT.encode() + b"\r\nX-A: 1\r\nX-B: two words\r\n\r\n"
+    )  # two subprotocols offered, none chosen: no Sec-WebSocket-Protocol (test_ws_subprotocol.py)
     assert seen["ret"] is None
     assert seen["nested"] and seen["ws"]
     assert seen["msg"] == (HttpMessage, "/ws", KEY, True)
