@@ -71,6 +71,27 @@ _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HOP_HEADERS = ("connection", "transfer-encoding", "keep-alive")
 
 
+_REASONS = {
+    100: "Continue", 101: "Switching Protocols", 200: "OK", 201: "Created", 202: "Accepted",
+    203: "Non-Authoritative Information", 204: "No Content", 205: "Reset Content",
+    206: "Partial Content", 300: "Multiple Choices", 301: "Moved Permanently", 302: "Found",
+    303: "See Other", 304: "Not Modified", 307: "Temporary Redirect", 308: "Permanent Redirect",
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 406: "Not Acceptable", 409: "Conflict", 410: "Gone",
+    411: "Length Required", 412: "Precondition Failed", 413: "Payload Too Large",
+    415: "Unsupported Media Type", 416: "Range Not Satisfiable", 418: "I'm a teapot",
+    422: "Unprocessable Entity", 426: "Upgrade Required", 429: "Too Many Requests",
+    500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Gateway Timeout",
+}
+
+
+def _reason(code: int) -> str:
+    """Reason phrase of a status code ("" when unknown). Not used here (a
+    WSGI app writes its own); pymongoose.asgi imports it."""
+    return _REASONS.get(code, "")
+
+
 class FileWrapper:
     """``wsgi.file_wrapper``: iterates over ``filelike.read(blksize)``
     blocks (str blocks are UTF-8 encoded); ``close()`` closes the file."""
@@ -512,7 +533,7 @@ class _Pool:
     itself, so a fast application is served by one thread at a time, with
     no handover of the GIL per request. :meth:`nudge` (the poll thread,
     after each poll) wakes one more worker when jobs wait and none started
-    since the previous nudge: the awake ones are blocked (I/O, sleep)."""
+    for a millisecond: the awake ones are blocked (I/O, sleep)."""
 
     def __init__(self, size: int, run: Callable[..., None], log_errors: bool) -> None:
         self.jobs: "deque[Any]" = deque()
@@ -520,7 +541,8 @@ class _Pool:
         self.idle: List[Any] = []  # the gates of sleeping workers
         self.awake = size
         self.started = 0
-        self.seen = 0
+        self.seen = 0  # started, as of seen_at
+        self.seen_at = 0.0
         self.run = run
         self.log_errors = log_errors
         self.threads = [threading.Thread(target=self._loop, name=f"pymongoose-wsgi-{i}", daemon=True)
@@ -534,9 +556,12 @@ class _Pool:
             self._wake()
 
     def nudge(self) -> None:
-        if self.jobs and (self.started == self.seen or self.awake == 0):
-            self._wake()
-        self.seen = self.started
+        now = time.monotonic()
+        if self.started != self.seen:
+            self.seen, self.seen_at = self.started, now
+        elif self.jobs and (now - self.seen_at >= 0.001 or self.awake == 0):
+            self._wake()  # no job started for a millisecond: the awake workers are blocked
+            self.seen_at = now
 
     def stop(self, wait: float) -> None:
         for _ in self.threads:
@@ -726,7 +751,7 @@ class WSGIServer:
                     self._flush()
                 if pool is not None and pool.jobs:
                     pool.nudge()
-                    wait = 2  # soon again: are the awake workers blocked?
+                    wait = 1  # soon again: are the awake workers blocked?
                 else:
                     wait = poll_ms
                 self._sleeping = True
