@@ -670,8 +670,10 @@ class WSGIServer:
         self.root_path = root_path.rstrip("/")
         self.log_level = level
         self._high = int(limits.get("send_high_water", dict(LIMITS)["send_high_water"])) or (1 << 20)
-        kwargs: Dict[str, Any] = {} if error_handler is None else {"error_handler": error_handler}
-        self._manager = Manager(self._handle, True, **kwargs, **limits)
+        kwargs: Dict[str, Any] = dict(limits)
+        if error_handler is not None:
+            kwargs["error_handler"] = error_handler
+        self._manager = Manager(self._handle, True, **kwargs)
         self._wakeup_id = self._manager.wakeup_id
         self._conns: Dict[int, _ConnState] = {}
         self._listeners: List[Any] = []
@@ -683,7 +685,8 @@ class WSGIServer:
         self._stop = threading.Event()
         self._stopping = False  # graceful shutdown: every response closes its connection
         self._running = False
-        self._closed = False
+        self._closed = False  # stop without the graceful part
+        self._shut = False  # _close_now() ran
         self._update_date()
         self._manager.timer_add(1000, self._update_date, repeat=True)
         self._pool = _Pool(workers, self._run_app, level <= 40) if workers else None
@@ -721,7 +724,7 @@ class WSGIServer:
         another thread. SIGINT/SIGTERM stop gracefully: the listeners close,
         the requests in progress are answered and their responses sent (for
         up to ``graceful_timeout`` seconds), idle connections close; then
-        the server is closed."""
+        the server is closed. A second signal stops at once."""
         main = threading.current_thread() is threading.main_thread()
         previous: Dict[Any, Any] = {}
         manager = self._manager
@@ -730,6 +733,8 @@ class WSGIServer:
         pool = self._pool
 
         def on_signal(signum: int, frame: Any) -> None:
+            if stop.is_set():  # a second Ctrl+C: no more waiting
+                self._closed = True
             stop.set()
 
         if main:
@@ -800,7 +805,7 @@ class WSGIServer:
                     pass
 
     def _close_now(self) -> None:
-        if getattr(self, "_shut", False):
+        if self._shut:
             return
         self._shut = True
         self._closed = True
@@ -1065,7 +1070,6 @@ class WSGIServer:
     def _flush(self) -> None:
         """Poll side: queue the workers' output on the connections."""
         done = self._done
-        conns = self._conns
         while done:
             ex, data, end = done.popleft()
             if ex.gone:
@@ -1093,7 +1097,6 @@ class WSGIServer:
                         conn.drain()
             except RuntimeError:  # closed meanwhile
                 self._gone(ex)
-        del conns
 
     def _finish_exchange(self, ex: _Exchange) -> None:
         self._streams.pop(ex.cid, None)
