@@ -401,7 +401,8 @@ class _Exchange:
             extra += "Connection: keep-alive\r\n"
         if not has_date:
             extra += server._date
-        return ("HTTP/1.1 " + self.status + "\r\n" + text + extra + "\r\n").encode("latin-1")  # type: ignore[operator]
+        status: str = self.status  # type: ignore[assignment]
+        return ("HTTP/1.1 " + status + "\r\n" + text + extra + "\r\n").encode("latin-1")
 
     def frame(self, data: bytes) -> bytes:
         """One body block in the response's framing (b"" when nothing of

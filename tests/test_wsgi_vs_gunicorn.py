@@ -9,7 +9,6 @@ says so and checks the spec's answer for pymongoose (README, WSGI section).
 import http.client
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -177,16 +176,14 @@ def servers(tmp_path_factory):
     d = tmp_path_factory.mktemp("wsgi_diff")
     (d / "wsgi_diff_app.py").write_text(APP_MODULE)
     gport, pport = free_port(), free_port()
-    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
     started = []
     try:
-        started.append(Server("gunicorn", [gunicorn, "-w", "1", "-k", "gthread", "--threads", "4",
-                                           "-b", f"127.0.0.1:{gport}", "wsgi_diff_app:app"], gport, d))
-        started.append(Server("pymongoose", [sys.executable, "-c",
-                                             "import wsgi_diff_app\n"
-                                             "from pymongoose.wsgi import serve\n"
-                                             f"serve(wsgi_diff_app.app, 'http://127.0.0.1:{pport}', workers=4)"],
-                              pport, d))
+        started.append(Server("gunicorn", [sys.executable, "-m", "gunicorn", "-w", "1", "-k", "gthread",
+                                           "--threads", "4", "-b", f"127.0.0.1:{gport}", "wsgi_diff_app:app"],
+                              gport, d))
+        script = ("import wsgi_diff_app\nfrom pymongoose.wsgi import serve\n"
+                  f"serve(wsgi_diff_app.app, 'http://127.0.0.1:{pport}', workers=4)")
+        started.append(Server("pymongoose", [sys.executable, "-c", script], pport, d))
         yield {s.name: s for s in started}, d
     finally:
         for s in started:
