@@ -4,6 +4,7 @@ import hashlib
 import io
 import socket
 import struct
+import sys
 import threading
 import time
 
@@ -806,3 +807,108 @@ def test_self_driven_poll_is_woken_by_a_worker():
         sock.close()
     finally:
         srv.close()
+
+
+def _read_response(sock, buf=b""):
+    """One response from a raw socket: (head, body, rest). Content-Length,
+    chunked or (when neither) close-delimited framing."""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        assert chunk, "closed before a response head"
+        buf += chunk
+    head, buf = buf.split(b"\r\n\r\n", 1)
+    lines = head.split(b"\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(b":") for ln in lines[1:])}
+    if b"content-length" in headers:
+        n = int(headers[b"content-length"])
+        while len(buf) < n:
+            buf += sock.recv(65536)
+        return head, buf[:n], buf[n:]
+    if headers.get(b"transfer-encoding") == b"chunked":
+        body = b""
+        while True:
+            while b"\r\n" not in buf:
+                buf += sock.recv(65536)
+            size_line, buf = buf.split(b"\r\n", 1)
+            size = int(size_line, 16)
+            while len(buf) < size + 2:
+                buf += sock.recv(65536)
+            body, buf = body + buf[:size], buf[size + 2:]
+            if size == 0:
+                return head, body, buf
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return head, buf, b""
+        buf += chunk
+
+
+@pytest.mark.parametrize("workers", WORKER_MODES)
+def test_framing_and_connection_handling(serve_app, workers):
+    """HTTP/1.0 and Connection: close, the app's Content-Length, chunked
+    for unknown lengths, HEAD, 204/304 and exc_info, with either way of
+    running the app."""
+    def app(environ, start_response):
+        path = environ["PATH_INFO"]
+        if path == "/gen":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return iter([b"ab", b"cd"])
+        if path == "/204":
+            start_response("204 No Content", [("Content-Length", "0")])
+            return []
+        if path == "/304":
+            start_response("304 Not Modified", [("ETag", '"x"')])
+            return []
+        if path == "/early":
+            try:
+                raise KeyError("early")
+            except KeyError:
+                start_response("200 OK", [])
+                start_response("418 Teapot Here", [("Content-Length", "3")], sys.exc_info())
+            return [b"tea"]
+        if path == "/conn":  # hop-by-hop headers from the app: the server frames
+            start_response("200 OK", [("Connection", "close"), ("Transfer-Encoding", "chunked"),
+                                      ("Content-Length", "2")])
+            return [b"ok"]
+        start_response("200 OK", [("Content-Length", "5"), ("X-Latin", "caf\xe9")])
+        return [b"he", b"llo"]
+
+    s = serve_app(app, workers=workers)
+    with socket.create_connection(("127.0.0.1", s.port), timeout=WAIT) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nHEAD / HTTP/1.1\r\nHost: x\r\n\r\n"
+                     b"GET /gen HTTP/1.1\r\nHost: x\r\n\r\nGET /204 HTTP/1.1\r\nHost: x\r\n\r\n"
+                     b"GET /304 HTTP/1.1\r\nHost: x\r\n\r\nGET /early HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, body, rest = _read_response(sock)
+        assert head.startswith(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Latin: caf\xe9\r\n")
+        assert body == b"hello"
+        while b"\r\n\r\n" not in rest:
+            rest += sock.recv(65536)
+        head, rest = rest.split(b"\r\n\r\n", 1)
+        assert b"Content-Length: 5\r\n" in head  # HEAD: the GET's length, no body
+        head, body, rest = _read_response(sock, rest)  # so the next bytes are the next response
+        assert b"Transfer-Encoding: chunked\r\n" in head and body == b"abcd"
+        for code in (b"204", b"304"):
+            while b"\r\n\r\n" not in rest:
+                rest += sock.recv(65536)
+            head, rest = rest.split(b"\r\n\r\n", 1)
+            assert head.startswith(b"HTTP/1.1 " + code) and b"Content-Length" not in head
+        head, body, rest = _read_response(sock, rest)
+        assert head.startswith(b"HTTP/1.1 418 Teapot Here\r\n") and body == b"tea"
+        sock.sendall(b"GET /conn HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, body, rest = _read_response(sock, rest)
+        assert head.count(b"Connection") == 1 and b"Connection: close\r\n" in head
+        assert b"Transfer-Encoding" not in head and body == b"ok"
+        assert sock.recv(1) == b""  # the app asked to close
+    with socket.create_connection(("127.0.0.1", s.port), timeout=WAIT) as sock:
+        sock.sendall(b"GET /gen HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        head, body, rest = _read_response(sock)
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"Transfer-Encoding" not in head
+        assert b"Connection: close\r\n" in head and body == b"abcd"  # close-delimited
+    with socket.create_connection(("127.0.0.1", s.port), timeout=WAIT) as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        head, body, rest = _read_response(sock)
+        assert b"Connection: keep-alive\r\n" in head and body == b"hello"
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        head, body, rest = _read_response(sock, rest)
+        assert b"Connection: close\r\n" in head and body == b"hello"
+        assert sock.recv(1) == b""
