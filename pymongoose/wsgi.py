@@ -251,44 +251,55 @@ class _Gone(Exception):
     ``stream_timeout``: the rest of the response is dropped."""
 
 
-_ANALYSED: Dict[str, Tuple[str, Optional[int], bool, bool]] = {}
-_STATUSES: Dict[str, int] = {}  # valid status lines seen -> their code
+class _Head:
+    """What a status and header list make of a response head, checked once:
+    the status code, the head through the application's header lines
+    (hop-by-hop lines dropped, latin-1 bytes), the application's
+    Content-Length, whether it asked to close, whether it set Date."""
+
+    __slots__ = ("code", "prefix", "text", "status", "app_len", "app_close", "has_date")
+
+    def __init__(self, status: Any, headers: Any) -> None:
+        if type(status) is not str:
+            raise TypeError(f"WSGI status must be str, got {type(status).__name__}")
+        if not _STATUS_RE.fullmatch(status):
+            raise ValueError(f"invalid WSGI status {status!r}")
+        try:
+            text = "".join([name + ": " + value + "\r\n" for name, value in headers])
+        except (TypeError, ValueError):
+            _check_headers(headers)
+            raise
+        if text.count("\n") != len(headers) or not _HEADER_LINES_RE.fullmatch(text):
+            _check_headers(headers)  # raises: CR/LF inside a field, a bad name or value
+        low = "\n" + text.lower()
+        self.app_len = _content_length(text, low) if "\ncontent-length:" in low else None
+        self.app_close = False
+        if "\nconnection:" in low or "\ntransfer-encoding:" in low or "\nkeep-alive:" in low:
+            text, self.app_close = _sift_headers(text)
+        self.has_date = "\ndate:" in low
+        self.code = int(status[:3])
+        self.status = status
+        self.text = text
+        self.prefix = ("HTTP/1.1 " + status + "\r\n" + text).encode("latin-1")
 
 
-def _analyse(text: str, headers: Any) -> Tuple[str, Optional[int], bool, bool]:
-    """Check the header text an application's headers make and read what
-    the framing needs: (text without hop-by-hop lines, the application's
-    Content-Length, whether its Connection header said close, whether it
-    set Date). Cached by text: most applications repeat their headers."""
-    info = _ANALYSED.get(text)
-    if info is not None:
-        return info
-    if not _HEADER_LINES_RE.fullmatch(text):
-        _check_headers(headers)
-    low = "\n" + text.lower()
-    app_len = _content_length(text, low) if "\ncontent-length:" in low else None
-    kept, close = text, False
-    if "\nconnection:" in low or "\ntransfer-encoding:" in low or "\nkeep-alive:" in low:
-        kept, close = _sift_headers(text)
-    info = (kept, app_len, close, "\ndate:" in low)
-    if len(_ANALYSED) >= 512:
-        _ANALYSED.clear()
-    _ANALYSED[text] = info
-    return info
+# (status, tuple(headers)) -> _Head: most applications repeat their heads
+# (with constant strings, whose hashes are cached).
+_HEADS: Dict[Any, _Head] = {}
 
 
-def _status_code(status: Any) -> int:
-    code = _STATUSES.get(status)
-    if code is not None:
-        return code
-    if type(status) is not str:
-        raise TypeError(f"WSGI status must be str, got {type(status).__name__}")
-    if not _STATUS_RE.fullmatch(status):
-        raise ValueError(f"invalid WSGI status {status!r}")
-    code = int(status[:3])
-    if len(_STATUSES) < 256:
-        _STATUSES[status] = code
-    return code
+def _head_of(status: Any, headers: Any) -> _Head:
+    try:
+        key = (status, tuple(headers))
+        head = _HEADS.get(key)
+    except TypeError:  # unhashable items (lists): checked, not cached
+        return _Head(status, headers)
+    if head is None:
+        head = _Head(status, headers)
+        if len(_HEADS) >= 512:
+            _HEADS.clear()
+        _HEADS[key] = head
+    return head
 
 
 class _Exchange:
@@ -298,8 +309,7 @@ class _Exchange:
     the defaults: a request sets only what differs."""
 
     status: Optional[str] = None
-    info: Tuple[str, Optional[int], bool, bool] = ("", None, False, False)
-    code = 0
+    plan: "_Head"
     committed = False  # the head left (a non-empty block was produced)
     ended = False  # the whole response has been produced
     mode = 0
@@ -331,20 +341,12 @@ class _Exchange:
                 exc_info = None
         elif self.status is not None:
             raise AssertionError("start_response() called twice without exc_info")
-        code = _STATUSES.get(status)
-        if code is None:
-            code = _status_code(status)
         try:
-            text = "".join([name + ": " + value + "\r\n" for name, value in headers])
-        except (TypeError, ValueError):
-            _check_headers(headers)
-            raise
-        if text.count("\n") != len(headers):  # a CR or LF inside a name or value
-            _check_headers(headers)
-        info = _ANALYSED.get(text)
-        self.info = info if info is not None else _analyse(text, headers)
+            head = _HEADS.get((status, tuple(headers)))
+        except TypeError:
+            head = None
+        self.plan = head if head is not None else _head_of(status, headers)
         self.status = status
-        self.code = code
         return self.write
 
     def write(self, data: bytes) -> None:
@@ -362,21 +364,24 @@ class _Exchange:
     def head(self, known: Optional[int]) -> bytes:
         """The response head; ``known`` is the body length when the whole
         body is known already (then a missing Content-Length is added)."""
-        code = self.code
-        text, app_len, app_close, has_date = self.info
-        if app_close:
+        plan = self.plan
+        code = plan.code
+        app_len = plan.app_len
+        prefix = plan.prefix
+        if plan.app_close:
             self.close = True
-        extra = ""
+        extra = b""
         if code < 200 or code == 204:  # no body, no Content-Length (RFC 9110 §8.6)
             if app_len is not None:
-                text = _drop_lines(text, "content-length")
+                text = _drop_lines(plan.text, "content-length")
+                prefix = ("HTTP/1.1 " + plan.status + "\r\n" + text).encode("latin-1")
             self.mode = _NONE
             if code < 200:
                 self.close = True  # a final 1xx would leave the client waiting for more
         elif self.is_head or code == 304:  # the GET's Content-Length, no body
             self.mode = _NONE
             if app_len is None and known is not None and code != 304:
-                extra = "Content-Length: " + str(known) + "\r\n"
+                extra = b"Content-Length: %d\r\n" % known
         elif app_len is not None:
             self.mode = _LENGTH
             self.left = app_len
@@ -385,24 +390,23 @@ class _Exchange:
         elif known is not None:
             self.mode = _LENGTH
             self.left = known
-            extra = "Content-Length: " + str(known) + "\r\n"
+            extra = b"Content-Length: %d\r\n" % known
         elif self.http10:
             self.mode = _RAW  # no chunked coding for HTTP/1.0: the close ends the body
             self.close = True
         else:
             self.mode = _CHUNKED
-            extra = "Transfer-Encoding: chunked\r\n"
+            extra = b"Transfer-Encoding: chunked\r\n"
         server = self.server
         if server._stopping:
             self.close = True
         if self.close:
-            extra += "Connection: close\r\n"
+            extra += b"Connection: close\r\n"
         elif self.http10:
-            extra += "Connection: keep-alive\r\n"
-        if not has_date:
-            extra += server._date
-        status: str = self.status  # type: ignore[assignment]
-        return ("HTTP/1.1 " + status + "\r\n" + text + extra + "\r\n").encode("latin-1")
+            extra += b"Connection: keep-alive\r\n"
+        if plan.has_date:
+            return prefix + extra + b"\r\n"
+        return prefix + extra + server._date + b"\r\n"
 
     def frame(self, data: bytes) -> bytes:
         """One body block in the response's framing (b"" when nothing of
@@ -492,11 +496,11 @@ class _Exchange:
         extra = self.server._date
         if self.close or self.server._stopping:
             self.close = True
-            extra += "Connection: close\r\n"
+            extra += b"Connection: close\r\n"
         elif self.http10:
-            extra += "Connection: keep-alive\r\n"
+            extra += b"Connection: keep-alive\r\n"
         body = b"\r\n" if self.is_head else _BODY_500
-        self.emit(_ERROR_500 + extra.encode("latin-1") + body, True)
+        self.emit(_ERROR_500 + extra + body, True)
 
     def emit(self, data: Optional[bytes], end: bool) -> None:
         """Framed bytes out (None: abandon the response, closing the
@@ -823,7 +827,7 @@ class WSGIServer:
     # -- poll-thread side ----------------------------------------------
     def _update_date(self) -> None:
         """The Date header line, refreshed by a one-second timer."""
-        self._date = "Date: " + formatdate(time.time(), usegmt=True) + "\r\n"
+        self._date = b"Date: " + formatdate(time.time(), usegmt=True).encode("ascii") + b"\r\n"
 
     def _handle(self, conn: "_native.Connection", ev: int, data: Any) -> None:
         if ev == _EV_HTTP_MSG:
