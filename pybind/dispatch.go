@@ -42,6 +42,9 @@ func (pm *pyManager) wrapper(c *core.Conn) *C.PyObject {
 
 // dispatch is the engine's Dispatcher: one Go->C call per event.
 func (pm *pyManager) dispatch(c *core.Conn, ev core.Event, data any) core.Result {
+	if pm.skip&(1<<uint(ev)) != 0 {
+		return core.ResultOK
+	}
 	w := pm.wrapper(c)
 	if w == nil {
 		return core.ResultOK
@@ -86,6 +89,9 @@ func (pm *pyManager) dispatch(c *core.Conn, ev core.Event, data any) core.Result
 // connections in one crossing, pmg_dispatch_polls looping in C. The
 // wrappers go as uintptr so that cgocheck has no pointers to inspect.
 func (pm *pyManager) pollBatch(conns []*core.Conn, stop *uint32) (int, bool) {
+	if pm.skip&(1<<uint(core.EvPoll)) != 0 {
+		return len(conns), false
+	}
 	buf := pm.polls[:0]
 	for _, c := range conns {
 		w := (*C.PyObject)(c.Tag) // wrapper's fast path, inlined

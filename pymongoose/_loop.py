@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Optional
+from typing import Callable, Optional
 
 from ._manager import Manager
 
@@ -27,14 +27,22 @@ class LoopDriver:
     neither closes the Manager. The driver stops by itself when the
     Manager is closed (also from a handler). ``KeyboardInterrupt`` and
     ``SystemExit`` raised by handlers propagate out of the loop's
-    ``run_forever``/``asyncio.run``, as from ``poll()``.
+    ``run_forever``/``asyncio.run``, as from ``poll()``. Any other exception
+    out of ``poll()`` (handler exceptions never get there: they are reported
+    by the Manager) stops the driver and goes to ``on_error`` when given,
+    else it propagates to the loop's exception handler. ``after_poll()``,
+    when given, runs after each successful ``poll(0)``.
     """
 
-    __slots__ = ("_manager", "_loop", "_fd", "_soon", "_timer", "_in_poll")
+    __slots__ = ("_manager", "_loop", "_fd", "_soon", "_timer", "_in_poll", "_on_error", "_after_poll")
 
-    def __init__(self, manager: Manager, loop: Optional[asyncio.AbstractEventLoop] = None) -> None:
+    def __init__(self, manager: Manager, loop: Optional[asyncio.AbstractEventLoop] = None,
+                 on_error: Optional[Callable[[BaseException], None]] = None,
+                 after_poll: Optional[Callable[[], None]] = None) -> None:
         self._manager = manager
         self._loop = loop if loop is not None else asyncio.get_running_loop()
+        self._on_error = on_error
+        self._after_poll = after_poll  # called after each poll(0), outside it
         self._fd = -1
         self._soon: Optional[asyncio.Handle] = None
         self._timer: Optional[asyncio.TimerHandle] = None
@@ -85,16 +93,23 @@ class LoopDriver:
         self._in_poll = True
         try:
             self._manager.poll(0)
-        except RuntimeError:
-            if self._manager._core.freed:  # closed meanwhile
+        except Exception as exc:
+            if isinstance(exc, RuntimeError) and self._manager._core.freed:  # closed meanwhile
                 self.stop()
                 return
-            raise
+            if self._on_error is None:
+                self._rearm()
+                raise
+            self.stop()
+            self._on_error(exc)
+            return
         except BaseException:
             self._rearm()
             raise
         finally:
             self._in_poll = False
+        if self._after_poll is not None:
+            self._after_poll()
         self._rearm()
 
     def _on_timer(self) -> None:

@@ -1,6 +1,5 @@
-"""asyncio integration: :class:`AsyncManager` runs a Manager's poll loop on a
-background thread so that asyncio programs can serve and connect without
-blocking their event loop.
+"""asyncio integration: :class:`AsyncManager` drives a Manager from the
+asyncio event loop, on the loop's own thread (no poll thread, no lock).
 
 Typical use::
 
@@ -18,21 +17,25 @@ Typical use::
 
     asyncio.run(main())
 
-Handlers run on the poll thread, not on the asyncio loop: use
-:meth:`AsyncManager.schedule` to hand work (a coroutine or a callable) over
-to the loop.
+The loop watches the Manager's descriptor and calls ``poll(0)`` when it has
+work (see :class:`pymongoose._loop.LoopDriver`), so handlers and timer
+callbacks run on the loop's thread: they may create tasks, resolve futures
+and await nothing. A handler that blocks blocks the loop, like any asyncio
+callback. Methods called from another thread are run on the loop's thread
+and their result is returned to the caller.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import sys
 import threading
-import time
 import traceback
 import warnings
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Set
 
+from ._loop import LoopDriver
 from ._manager import Manager
 
 __all__ = ["AsyncManager"]
@@ -48,36 +51,30 @@ def _infer_http(url: str, http: Optional[bool]) -> bool:
     return bool(http)
 
 
-def _wakeup_id(manager: Manager) -> int:
-    """Id of the Manager's internal wakeup connection (0 without one)."""
-    wid = getattr(manager, "wakeup_id", None)
-    if isinstance(wid, int):
-        return wid
-    from ._gopy import pybind as _go
-
-    return int(_go.WakeupID(manager._mid))
-
-
-def _new_manager(handler: Any, error_handler: Any) -> Manager:
+def _new_manager(handler: Any, error_handler: Any, **limits: Any) -> Manager:
     """A wakeup-enabled Manager; ``error_handler`` only when given."""
     if error_handler is not None:
-        return Manager(handler, True, error_handler=error_handler)  # type: ignore[call-arg]
-    return Manager(handler, True)
+        return Manager(handler, True, error_handler=error_handler, **limits)  # type: ignore[call-arg]
+    return Manager(handler, True, **limits)
 
 
 class AsyncManager:
-    """A :class:`Manager` polled by a daemon thread, for asyncio programs.
+    """A :class:`Manager` driven by the running asyncio loop.
 
     ``async with AsyncManager(handler) as am:`` creates
-    ``Manager(handler, enable_wakeup=True)`` and starts a thread that calls
-    ``poll(min(poll_interval, 200))`` in a loop while holding a re-entrant
-    lock, pausing about 1 ms between polls so that other threads can take
-    the lock. The creating methods (:meth:`listen`, :meth:`connect`, ...)
-    interrupt the running poll through the wakeup channel, take the lock and
-    delegate to the Manager, so they may be called from any thread,
-    including from handlers. Leaving the block stops the thread (waiting at
-    most ``shutdown_timeout`` seconds, with a ``RuntimeWarning`` every 5 s)
-    and closes the Manager.
+    ``Manager(handler, enable_wakeup=True)`` and registers its descriptor
+    with the loop: handlers and timer callbacks run on the loop's thread.
+    The creating methods (:meth:`listen`, :meth:`connect`, ...) may be called
+    from the loop's thread (handlers included) or from any other thread: from
+    another thread the call is run on the loop's thread and the caller waits
+    for its result (``RuntimeError`` when the loop is not running).
+
+    Leaving the block waits at most ``shutdown_timeout`` seconds for the
+    coroutines started by :meth:`schedule` (then cancels the rest with a
+    ``RuntimeWarning``), stops watching the Manager and closes it.
+    ``poll_interval`` is accepted for compatibility and unused: the loop
+    polls exactly when the Manager has work. ``error`` is the exception
+    that stopped polling (printed to stderr), else None.
     """
 
     def __init__(
@@ -92,12 +89,10 @@ class AsyncManager:
         self._error_handler = error_handler
         self._shutdown_timeout = float(shutdown_timeout)
         self._manager: Optional[Manager] = None
+        self._driver: Optional[LoopDriver] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._thread: Optional[threading.Thread] = None
-        self._lock = threading.RLock()
-        self._stop = threading.Event()
-        self._wid = 0
-        self._stopped_future: Optional[asyncio.Future] = None
+        self._thread_id = 0
+        self._tasks: Set["asyncio.Task[Any]"] = set()
         self.error: Optional[BaseException] = None
 
     # -- lifecycle -----------------------------------------------------
@@ -107,99 +102,43 @@ class AsyncManager:
         loop = asyncio.get_running_loop()
         manager = _new_manager(self._handler, self._error_handler)
         self._loop = loop
+        self._thread_id = threading.get_ident()
         self._manager = manager
-        self._wid = _wakeup_id(manager)
-        self._stop.clear()
         self.error = None
-        self._stopped_future = loop.create_future()
-        self._thread = threading.Thread(target=self._run, name="pymongoose-aio-poll", daemon=True)
-        self._thread.start()
+        self._driver = LoopDriver(manager, loop, on_error=self._on_poll_error)
+        self._driver.start()
         return self
 
     async def __aexit__(self, *exc: Any) -> bool:
         await self._shutdown()
         return False
 
-    def _run(self) -> None:
-        manager = self._manager
-        assert manager is not None
-        timeout = min(self._poll_interval, 200)
-        try:
-            while not self._stop.is_set():
-                with self._lock:
-                    if self._stop.is_set():
-                        break
-                    manager.poll(timeout)
-                time.sleep(0.001)
-        except BaseException as exc:  # noqa: BLE001 - the thread must end cleanly
-            if not self._stop.is_set():
-                self.error = exc
-                print("pymongoose AsyncManager: poll thread stopped:", file=sys.stderr)
-                traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
-        finally:
-            fut, loop = self._stopped_future, self._loop
-            if fut is not None and loop is not None:
-                try:
-                    loop.call_soon_threadsafe(_resolve, fut)
-                except RuntimeError:  # loop already closed
-                    pass
-
-    def _interrupt(self) -> None:
-        manager = self._manager
-        if manager is None or not self._wid:
-            return
-        try:
-            manager.wakeup(self._wid, b"")
-        except RuntimeError:  # freed meanwhile
-            pass
+    def _on_poll_error(self, exc: BaseException) -> None:
+        self.error = exc
+        print("pymongoose AsyncManager: polling stopped:", file=sys.stderr)
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
 
     async def _shutdown(self) -> None:
-        manager, thread = self._manager, self._thread
-        if manager is None or thread is None:
+        manager, driver = self._manager, self._driver
+        if manager is None or driver is None:
             return
-        self._stop.set()
-        self._interrupt()
-        fut = self._stopped_future
-        start = time.monotonic()
-        while thread.is_alive():
-            remaining = self._shutdown_timeout - (time.monotonic() - start)
-            if remaining <= 0:
+        tasks = [t for t in self._tasks if not t.done()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=self._shutdown_timeout)
+            if pending:
                 warnings.warn(
-                    f"AsyncManager poll thread did not stop within {self._shutdown_timeout:g} s; "
-                    "abandoning it without closing the Manager",
+                    f"AsyncManager: {len(pending)} scheduled coroutine(s) still running after "
+                    f"{self._shutdown_timeout:g} s; cancelling them",
                     RuntimeWarning,
                     stacklevel=3,
                 )
-                self._reset()
-                return
-            step = min(5.0, remaining)
-            if fut is None or fut.done():
-                # the thread has signalled its end and is about to finish
-                await asyncio.sleep(0.001)
-                continue
-            try:
-                await asyncio.wait_for(asyncio.shield(fut), step)
-            except asyncio.TimeoutError:
-                pass
-            if thread.is_alive() and not fut.done():
-                warnings.warn(
-                    f"AsyncManager poll thread still running after "
-                    f"{time.monotonic() - start:.1f} s; interrupting it again",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
-                self._interrupt()
-        thread.join()
-        try:
-            manager.close()
-        finally:
-            self._reset()
-
-    def _reset(self) -> None:
+                for t in pending:
+                    t.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+        driver.stop()
         self._manager = None
-        self._thread = None
-        self._stopped_future = None
-        self._wid = 0
+        self._driver = None
+        manager.close()
 
     # -- properties ----------------------------------------------------
     @property
@@ -211,9 +150,9 @@ class AsyncManager:
 
     @property
     def running(self) -> bool:
-        """True while the poll thread is alive and not stopping."""
-        t = self._thread
-        return t is not None and t.is_alive() and not self._stop.is_set()
+        """True while the loop is polling the Manager."""
+        driver = self._driver
+        return driver is not None and driver.running
 
     @property
     def loop(self) -> Optional[asyncio.AbstractEventLoop]:
@@ -222,71 +161,91 @@ class AsyncManager:
 
     # -- delegation ----------------------------------------------------
     def _call(self, fn: Callable[[Manager], Any]) -> Any:
-        manager = self._manager
-        if manager is None:
+        manager, loop, driver = self._manager, self._loop, self._driver
+        if manager is None or loop is None or driver is None:
             raise RuntimeError(_NOT_STARTED)
-        thread = self._thread
-        if thread is None or thread.ident != threading.get_ident():
-            self._interrupt()
-        with self._lock:
-            return fn(manager)
+        if threading.get_ident() == self._thread_id:
+            result = fn(manager)
+            driver.kick()  # new timers, queued output: rearm outside poll()
+            return result
+        if not loop.is_running():
+            raise RuntimeError("AsyncManager: the asyncio loop is not running")
+        done: "concurrent.futures.Future[Any]" = concurrent.futures.Future()
+
+        def on_loop() -> None:
+            try:
+                if self._manager is not manager:
+                    raise RuntimeError(_NOT_STARTED)
+                done.set_result(self._call(fn))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                done.set_exception(exc)
+
+        loop.call_soon_threadsafe(on_loop)
+        return done.result()
 
     def listen(self, url: str, handler: Optional[Callable[..., Any]] = None, *,
                http: Optional[bool] = None) -> Any:
-        """:meth:`Manager.listen` from any thread. ``http=None`` parses HTTP
-        for ``http://``, ``https://``, ``ws://`` and ``wss://`` URLs."""
+        """:meth:`Manager.listen` (any thread). ``http=None`` parses HTTP for
+        ``http://``, ``https://``, ``ws://`` and ``wss://`` URLs."""
         flag = _infer_http(url, http)
         return self._call(lambda m: m.listen(url, handler, http=flag))
 
     def connect(self, url: str, handler: Optional[Callable[..., Any]] = None, *,
                 http: Optional[bool] = None) -> Any:
-        """:meth:`Manager.connect` from any thread (``http`` as in :meth:`listen`)."""
+        """:meth:`Manager.connect` (any thread; ``http`` as in :meth:`listen`)."""
         flag = _infer_http(url, http)
         return self._call(lambda m: m.connect(url, handler, http=flag))
 
     def mqtt_connect(self, url: str, handler: Optional[Callable[..., Any]] = None,
                      **kwargs: Any) -> Any:
-        """:meth:`Manager.mqtt_connect` from any thread."""
+        """:meth:`Manager.mqtt_connect` (any thread)."""
         return self._call(lambda m: m.mqtt_connect(url, handler, **kwargs))
 
     def mqtt_listen(self, url: str, handler: Optional[Callable[..., Any]] = None) -> Any:
-        """:meth:`Manager.mqtt_listen` from any thread."""
+        """:meth:`Manager.mqtt_listen` (any thread)."""
         return self._call(lambda m: m.mqtt_listen(url, handler))
 
     def sntp_connect(self, url: str, handler: Optional[Callable[..., Any]] = None) -> Any:
-        """:meth:`Manager.sntp_connect` from any thread."""
+        """:meth:`Manager.sntp_connect` (any thread)."""
         return self._call(lambda m: m.sntp_connect(url, handler))
 
     def timer_add(self, milliseconds: int, callback: Callable[[], Any], *,
                   repeat: bool = False, run_now: bool = False) -> Any:
-        """:meth:`Manager.timer_add` from any thread; the callback runs on
-        the poll thread."""
+        """:meth:`Manager.timer_add` (any thread); the callback runs on the
+        loop's thread."""
         return self._call(lambda m: m.timer_add(milliseconds, callback, repeat=repeat,
                                                 run_now=run_now))
 
     def wakeup(self, connection_id: int, data: bytes = b"") -> bool:
-        """:meth:`Manager.wakeup` (thread-safe, no lock taken)."""
+        """:meth:`Manager.wakeup` (thread-safe; runs on the caller's thread)."""
         manager = self._manager
         if manager is None:
             raise RuntimeError(_NOT_STARTED)
         return manager.wakeup(connection_id, data)
 
     def schedule(self, coro_or_callback: Any) -> None:
-        """Hand work to the asyncio loop from any thread (typically from a
-        handler): a coroutine is run with ``run_coroutine_threadsafe``, a
-        plain callable with ``call_soon_threadsafe``."""
+        """Run a coroutine (as a task) or a plain callable on the loop, from
+        any thread. Handlers already run on the loop's thread; this stays for
+        code that runs elsewhere and for compatibility."""
         loop = self._loop
         if loop is None or self._manager is None:
             raise RuntimeError(_NOT_STARTED)
         if asyncio.iscoroutine(coro_or_callback):
-            asyncio.run_coroutine_threadsafe(coro_or_callback, loop)
+            if threading.get_ident() == self._thread_id:
+                self._track(coro_or_callback)
+            else:
+                loop.call_soon_threadsafe(self._track, coro_or_callback)
         elif callable(coro_or_callback):
-            loop.call_soon_threadsafe(coro_or_callback)
+            if threading.get_ident() == self._thread_id:
+                loop.call_soon(coro_or_callback)
+            else:
+                loop.call_soon_threadsafe(coro_or_callback)
         else:
             raise TypeError(
                 f"schedule() needs a coroutine or a callable, got {type(coro_or_callback).__name__}")
 
-
-def _resolve(fut: "asyncio.Future[None]") -> None:
-    if not fut.done():
-        fut.set_result(None)
+    def _track(self, coro: Any) -> None:
+        assert self._loop is not None
+        task = self._loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -71,27 +71,6 @@ _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HOP_HEADERS = ("connection", "transfer-encoding", "keep-alive")
 
 
-_REASONS = {
-    100: "Continue", 101: "Switching Protocols", 200: "OK", 201: "Created", 202: "Accepted",
-    203: "Non-Authoritative Information", 204: "No Content", 205: "Reset Content",
-    206: "Partial Content", 300: "Multiple Choices", 301: "Moved Permanently", 302: "Found",
-    303: "See Other", 304: "Not Modified", 307: "Temporary Redirect", 308: "Permanent Redirect",
-    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 406: "Not Acceptable", 409: "Conflict", 410: "Gone",
-    411: "Length Required", 412: "Precondition Failed", 413: "Payload Too Large",
-    415: "Unsupported Media Type", 416: "Range Not Satisfiable", 418: "I'm a teapot",
-    422: "Unprocessable Entity", 426: "Upgrade Required", 429: "Too Many Requests",
-    500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
-    503: "Service Unavailable", 504: "Gateway Timeout",
-}
-
-
-def _reason(code: int) -> str:
-    """Reason phrase of a status code ("" when unknown). Not used here (a
-    WSGI app writes its own); pymongoose.asgi imports it."""
-    return _REASONS.get(code, "")
-
-
 class FileWrapper:
     """``wsgi.file_wrapper``: iterates over ``filelike.read(blksize)``
     blocks (str blocks are UTF-8 encoded); ``close()`` closes the file."""

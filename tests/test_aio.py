@@ -1,10 +1,12 @@
-"""pymongoose.AsyncManager: a Manager polled by a thread, for asyncio (API.md 19.9)."""
+"""pymongoose.AsyncManager: a Manager driven by the asyncio loop on its own thread
+(API.md 19.9), on the default loop and on uvloop."""
 
 import asyncio
 import inspect
 import threading
 
 import pytest
+import uvloop
 
 import pymongoose
 from pymongoose import MG_EV_CLOSE, MG_EV_CONNECT, MG_EV_ERROR, MG_EV_HTTP_MSG, AsyncManager, Manager
@@ -13,8 +15,19 @@ from pymongoose.aio import AsyncManager as AioAsyncManager
 from conftest import WAIT
 
 
-def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, WAIT * 3))
+LOOPS = {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+
+
+@pytest.fixture(params=sorted(LOOPS))
+def run(request):
+    """Runs a coroutine to completion on a new loop of each kind."""
+    def runner(coro):
+        loop = LOOPS[request.param]()
+        try:
+            return loop.run_until_complete(asyncio.wait_for(coro, WAIT * 3))
+        finally:
+            loop.close()
+    return runner
 
 
 def http_server_handler(conn, ev, data):
@@ -70,7 +83,7 @@ def test_not_started_errors():
     assert am.running is False
 
 
-def test_serve_and_await_outgoing_requests():
+def test_serve_and_await_outgoing_requests(run):
     async def main():
         async with AsyncManager(http_server_handler) as am:
             assert am.running
@@ -95,46 +108,68 @@ def test_serve_and_await_outgoing_requests():
     run(main())
 
 
-def test_schedule_coroutine_from_handler_and_timer():
+def test_timer_and_handlers_run_on_the_loop_thread(run):
     async def main():
         got = asyncio.Queue()
+        loop = asyncio.get_running_loop()
 
         async def record(x):
-            await got.put(("coro", x, threading.current_thread() is threading.main_thread()))
+            await got.put(("coro", x, threading.get_ident()))
 
         async with AsyncManager() as am:
-            poll_thread = []
-
             def tick():
-                poll_thread.append(threading.current_thread())
-                am.schedule(record(1))
+                # on the loop's thread: a task can be created directly
+                assert asyncio.get_running_loop() is loop
+                loop.create_task(record(1))
+                am.schedule(record(2))  # still works, for compatibility
 
             am.timer_add(1, tick)
-            assert await got.get() == ("coro", 1, True)
-            assert poll_thread and poll_thread[0] is not threading.main_thread()
+            assert sorted([await got.get(), await got.get()]) == [
+                ("coro", 1, threading.get_ident()), ("coro", 2, threading.get_ident())]
             with pytest.raises(TypeError):
                 am.schedule(42)
 
     run(main())
 
 
-def test_reentrant_calls_from_handler_and_other_threads():
+def test_schedule_from_another_thread(run):
+    async def main():
+        loop = asyncio.get_running_loop()
+        async with AsyncManager() as am:
+            done = loop.create_future()
+
+            async def coro():
+                done.set_result(threading.get_ident())
+
+            await loop.run_in_executor(None, am.schedule, coro())
+            assert await done == threading.get_ident()
+            called = loop.create_future()
+            await loop.run_in_executor(None, am.schedule, lambda: called.set_result(1))
+            assert await called == 1
+
+    run(main())
+
+
+def test_reentrant_calls_from_handler_and_other_threads(run):
     async def main():
         async with AsyncManager(http_server_handler) as am:
             loop = asyncio.get_running_loop()
             done = loop.create_future()
 
             def from_timer():
-                # inside the poll thread (lock already held): re-entrant listen
+                # inside poll(), on the loop's thread: a re-entrant listen
                 c = am.listen("http://127.0.0.1:0")
-                am.schedule(lambda: done.set_result(c.local_addr[1]))
+                done.set_result(c.local_addr[1])
 
             am.timer_add(1, from_timer)
             port1 = await done
             box = {}
+            timer_fired = loop.create_future()
 
             def other_thread():
+                # run on the loop's thread; this thread waits for the result
                 box["conn"] = am.listen("tcp://127.0.0.1:0", http=True)
+                am.timer_add(1, lambda: timer_fired.set_result(threading.get_ident()))
 
             th = threading.Thread(target=other_thread)
             th.start()
@@ -143,11 +178,34 @@ def test_reentrant_calls_from_handler_and_other_threads():
             assert await fetch(am, port1, "/a") == (200, b"served /a")
             assert await fetch(am, port2, "/b") == (200, b"served /b")
             assert am.wakeup(box["conn"].id, b"x") is True
+            assert await timer_fired == threading.get_ident()  # set directly: on the loop thread
 
     run(main())
 
 
-def test_start_stop_leaks_no_threads():
+def test_call_from_another_thread_needs_a_running_loop():
+    loop = asyncio.new_event_loop()
+    try:
+        am = loop.run_until_complete(AsyncManager().__aenter__())
+        # the loop is not running now: nothing could run the call
+        box = {}
+
+        def other():
+            try:
+                am.listen("tcp://127.0.0.1:0")
+            except RuntimeError as exc:
+                box["exc"] = exc
+
+        th = threading.Thread(target=other)
+        th.start()
+        th.join(WAIT)
+        assert "not running" in str(box["exc"])
+        loop.run_until_complete(am.__aexit__(None, None, None))
+    finally:
+        loop.close()
+
+
+def test_start_stop_leaks_no_threads(run):
     before = threading.active_count()
 
     async def main():
@@ -166,37 +224,38 @@ def test_start_stop_leaks_no_threads():
     assert threading.active_count() == before
 
 
-def test_shutdown_timeout_warns_and_abandons():
-    release = threading.Event()
-
+def test_shutdown_timeout_cancels_scheduled_coroutines(run):
     async def main():
-        am = AsyncManager(shutdown_timeout=0.3)
-        async with am:
-            entered = asyncio.get_running_loop().create_future()
+        cancelled = []
+        finished = []
 
-            def stuck():
-                am.schedule(lambda: entered.done() or entered.set_result(None))
-                release.wait(WAIT)
+        async def slow():
+            try:
+                await asyncio.sleep(WAIT * 10)
+            except asyncio.CancelledError:
+                cancelled.append(True)
+                raise
 
-            am.timer_add(1, stuck)
-            await entered
+        async def quick():
+            await asyncio.sleep(0.01)
+            finished.append(True)
+
+        async with AsyncManager(shutdown_timeout=0.3) as am:
+            am.schedule(slow())
+            am.schedule(quick())
             mgr = am.manager
-            thread = am._thread
-        return mgr, thread
+        return mgr, cancelled, finished
 
-    with pytest.warns(RuntimeWarning) as rec:
-        mgr, thread = run(main())
-    texts = [str(w.message) for w in rec]
-    assert any("abandon" in t for t in texts), texts
-    release.set()
-    thread.join(WAIT)
-    assert not thread.is_alive()
-    mgr.close()  # the abandoned Manager was not closed by the AsyncManager
+    with pytest.warns(RuntimeWarning, match="cancelling"):
+        mgr, cancelled, finished = run(main())
+    assert cancelled == [True] and finished == [True]
+    with pytest.raises(RuntimeError, match="freed"):
+        mgr.poll(0)  # closed all the same
 
 
 @pytest.mark.skipif("error_handler" not in inspect.signature(Manager).parameters,
                     reason="Manager(error_handler=) not available")
-def test_error_handler_receives_handler_exceptions():
+def test_error_handler_receives_handler_exceptions(run):
     async def main():
         loop = asyncio.get_running_loop()
         got = loop.create_future()

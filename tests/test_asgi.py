@@ -253,6 +253,8 @@ def test_fastapi_app(asgi_server):
     assert r.status_code == 200
     assert r.json() == {"item_id": 7, "q": "z"}
     assert requests.get(base + "/items/x", timeout=WAIT).status_code == 422
+    # a path that is not UTF-8 once percent-decoded: a validation error, not a 500
+    assert requests.get(base + "/items/caf%E9", timeout=WAIT).status_code == 422
 
 
 SERVE_SCRIPT = r"""
@@ -337,3 +339,366 @@ def test_client_disconnect_is_delivered(asgi_server):
     assert seen.wait(WAIT)
     assert got == [{"type": "http.request", "body": b"hi", "more_body": False},
                    {"type": "http.disconnect"}]
+
+
+# -- the loop-thread server: threads, back-pressure, framing, lifespan, TLS ------
+
+def raw_exchange(port, data, read_until_close=False):
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+        s.sendall(data)
+        if read_until_close:
+            out = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return out
+                out += chunk
+        return s.recv(65536)
+
+
+def test_app_runs_on_the_loop_thread_without_a_poll_thread():
+    seen = []
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        seen.append((threading.get_ident(), asyncio.get_running_loop()))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"x"})
+
+    lt = LoopThread()
+    srv = ASGIServer(app)
+    try:
+        before = set(threading.enumerate())
+        port = lt.run(srv.start("http://127.0.0.1:0")).local_addr[1]
+        assert set(threading.enumerate()) == before  # no poll thread
+        assert requests.get(f"http://127.0.0.1:{port}/", timeout=WAIT).text == "x"
+        assert seen == [(lt.thread.ident, lt.loop)]
+    finally:
+        lt.run(srv.stop())
+        lt.close()
+
+
+def test_send_waits_while_the_client_does_not_read(asgi_server):
+    """Back-pressure: a streaming app is held in send() while the send
+    buffer is above the high-water mark, and goes on when the client reads."""
+    import socket
+
+    sent = []
+    chunk = b"z" * 65536
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for i in range(512):  # 32 MiB: more than the kernel's socket buffers hold
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            sent.append(i)
+        await send({"type": "http.response.body", "body": b""})
+
+    lt = LoopThread()
+    srv = ASGIServer(app, limits={"send_high_water": 256 * 1024})
+    try:
+        conn = lt.run(srv.start("http://127.0.0.1:0"))
+        port = conn.local_addr[1]
+        s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        # the app stops well before the end while nobody reads
+        deadline = time.monotonic() + WAIT
+        last = -1
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            if len(sent) == last:
+                break
+            last = len(sent)
+        assert 0 < len(sent) < 512, len(sent)
+        assert lt.run(_max_send_len(srv)) <= 256 * 1024 + len(chunk) + 16
+        got = 0
+        data = b""
+        while not data.endswith(b"0\r\n\r\n"):
+            data = s.recv(1 << 20)
+            assert data
+            got += len(data)
+        assert len(sent) == 512 and got > 512 * len(chunk)
+        s.close()
+    finally:
+        lt.run(srv.stop())
+        lt.close()
+
+
+async def _max_send_len(srv):
+    return max(c.send_len for c in srv.manager.connections)
+
+
+def test_send_after_disconnect_raises_oserror(asgi_server):
+    import socket
+
+    outcome = []
+    started = threading.Event()
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"a", "more_body": True})
+        assert (await receive())["type"] == "http.request"
+        started.set()
+        msg = await receive()
+        outcome.append(msg["type"])
+        try:
+            await send({"type": "http.response.body", "body": b"b", "more_body": True})
+        except OSError as exc:
+            outcome.append(type(exc).__name__)
+
+    srv, base, _ = asgi_server(app)
+    port = int(base.rsplit(":", 1)[1])
+    s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert started.wait(WAIT)
+    s.close()
+    deadline = time.monotonic() + WAIT
+    while len(outcome) < 2:
+        assert time.monotonic() < deadline, outcome
+        time.sleep(0.01)
+    assert outcome == ["http.disconnect", "ClientDisconnected"]
+
+
+def test_body_as_bytearray_and_memoryview(asgi_server):
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"6")]})
+        await send({"type": "http.response.body", "body": bytearray(b"abc"), "more_body": True})
+        await send({"type": "http.response.body", "body": memoryview(b"def")})
+
+    srv, base, _ = asgi_server(app)
+    assert requests.get(base + "/", timeout=WAIT).content == b"abcdef"
+
+
+def test_framing_rules(asgi_server):
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        status = int(scope["path"][1:])
+        await send({"type": "http.response.start", "status": status, "headers": [(b"x-s", b"1")]})
+        await send({"type": "http.response.body", "body": b""})
+
+    srv, base, _ = asgi_server(app)
+    port = int(base.rsplit(":", 1)[1])
+    for status in (204, 304):
+        head = raw_exchange(port, b"GET /%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % status,
+                            read_until_close=True)
+        assert head.startswith(b"HTTP/1.1 %d " % status)
+        assert b"content-length" not in head.lower() and b"transfer-encoding" not in head.lower()
+    body = raw_exchange(port, b"GET /200 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                        read_until_close=True)
+    assert b"\r\ncontent-length: 0\r\n" in body and b"\r\nconnection: close\r\n" in body
+
+
+def test_bad_response_headers_give_500(asgi_server, capfd):
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        value = b"a\r\nSet-Cookie: evil" if scope["path"] == "/split" else b"ok"
+        length = b"5" if scope["path"] == "/short" else b"2"
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"x-v", value), (b"content-length", length)]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    srv, base, _ = asgi_server(app)
+    with requests.Session() as s:
+        r = s.get(base + "/split", timeout=WAIT)
+        assert r.status_code == 500 and "set-cookie" not in r.headers
+        assert s.get(base + "/fine", timeout=WAIT).text == "ok"
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(base + "/short", timeout=WAIT)  # cut: the client must see it end
+    err = capfd.readouterr().err
+    assert "invalid HTTP header value" in err and "shorter than Content-Length" in err
+
+
+def test_root_path_and_lifespan_state(asgi_server):
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            await receive()
+            scope["state"]["db"] = "connected"
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = f'{scope["root_path"]}|{scope["path"]}|{scope["state"]["db"]}'.encode()
+        scope["state"]["db"] = "changed by a request"  # a copy: the next request does not see it
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    lt = LoopThread()
+    srv = ASGIServer(app, root_path="/api")
+    try:
+        port = lt.run(srv.start("http://127.0.0.1:0")).local_addr[1]
+        for _ in range(2):
+            r = requests.get(f"http://127.0.0.1:{port}/items", timeout=WAIT)
+            assert r.text == "/api|/api/items|connected"
+    finally:
+        lt.run(srv.stop())
+        lt.close()
+
+
+def test_lifespan_on_requires_support():
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            raise RuntimeError("no lifespan")
+
+    async def main():
+        with pytest.raises(RuntimeError, match="lifespan startup failed"):
+            await ASGIServer(app, lifespan="on").start("http://127.0.0.1:0")
+        srv = ASGIServer(app, lifespan="off")
+        await srv.start("http://127.0.0.1:0")
+        await srv.stop()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("loop_name", ["asyncio", "uvloop"])
+def test_server_on_both_loops(loop_name):
+    import uvloop
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        body = (await receive())["body"]
+        await asyncio.sleep(0)  # suspend once: the answer leaves outside the handler
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body[::-1]})
+
+    async def main():
+        srv = ASGIServer(app)
+        port = (await srv.start("http://127.0.0.1:0")).local_addr[1]
+        loop = asyncio.get_running_loop()
+        with requests.Session() as s:
+            for i in range(3):
+                r = await loop.run_in_executor(
+                    None, lambda: s.post(f"http://127.0.0.1:{port}/", data=b"abc%d" % i, timeout=WAIT))
+                assert r.content == b"%dcba" % i
+        await srv.stop()
+
+    new_loop = {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}[loop_name]()
+    try:
+        new_loop.run_until_complete(asyncio.wait_for(main(), WAIT * 2))
+    finally:
+        new_loop.close()
+
+
+GRACEFUL_SCRIPT = r"""
+import asyncio, sys
+from pymongoose.asgi import serve
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            msg = await receive()
+            if msg["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                print("lifespan shutdown", flush=True)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    if scope["path"] == "/slow":
+        print("slow started", flush=True)
+        await asyncio.sleep(1.0)
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"done " + scope["path"].encode()})
+
+serve(app, "http://127.0.0.1:0", graceful_timeout=10)
+print("stopped", flush=True)
+"""
+
+
+def test_serve_sigterm_finishes_in_flight_requests():
+    import re
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", GRACEFUL_SCRIPT], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        m = re.search(r"http://127\.0\.0\.1:(\d+)", proc.stdout.readline())
+        assert m
+        port = int(m.group(1))
+        idle = socket.create_connection(("127.0.0.1", port), timeout=WAIT)  # keep-alive, idle
+        idle.sendall(b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert idle.recv(1000).endswith(b"done /fast")
+        busy = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        busy.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert proc.stdout.readline() == "slow started\n"
+        proc.send_signal(signal.SIGTERM)
+        answer = b""
+        while True:
+            chunk = busy.recv(1000)
+            if not chunk:
+                break
+            answer += chunk
+        assert answer.endswith(b"done /slow") and b"connection: close" in answer.lower()
+        assert idle.recv(1000) == b""  # the idle connection was closed
+        with pytest.raises(ConnectionRefusedError):  # the listener is gone
+            socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        out, err = proc.communicate(timeout=WAIT)
+        assert proc.returncode == 0, err
+        assert out.splitlines() == ["lifespan shutdown", "stopped"]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_serve_tls(tmp_path):
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    pytest.importorskip("cryptography")  # the certificate is made with it
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import datetime
+    import ipaddress
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    script = (
+        "from pymongoose.asgi import serve\n"
+        "async def app(scope, receive, send):\n"
+        "    if scope['type'] != 'http': return\n"
+        "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
+        "    await send({'type': 'http.response.body', 'body': scope['scheme'].encode()})\n"
+        f"serve(app, 'http://127.0.0.1:0', ssl_certfile={str(cert_file)!r}, ssl_keyfile={str(key_file)!r})\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        m = re.search(r"https://127\.0\.0\.1:(\d+)", proc.stdout.readline())
+        assert m, proc.stderr.read() if proc.poll() is not None else ""
+        r = requests.get(f"https://127.0.0.1:{m.group(1)}/", verify=str(cert_file), timeout=WAIT)
+        assert r.text == "https"
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=WAIT)
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
