@@ -44,6 +44,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tupl
 from urllib.parse import unquote_to_bytes
 
 from . import _mongoose as _native
+from ._gopy import pybind as _go
 from ._manager import LIMITS, Manager
 
 __all__ = ["WSGIServer", "serve", "FileWrapper"]
@@ -52,9 +53,13 @@ _EV_HTTP_MSG = _native.MG_EV_HTTP_MSG
 _EV_WRITE = _native.MG_EV_WRITE
 _EV_ACCEPT = _native.MG_EV_ACCEPT
 _EV_CLOSE = _native.MG_EV_CLOSE
-# Events the server has nothing to do for (the most frequent ones).
+# Events the server has nothing to do for (the most frequent ones): the
+# binding does not deliver them (AdapterSkipEvents), nor MG_EV_WRITE while
+# no response waits for room in its connection's send buffer.
 _QUIET_EVENTS = frozenset((_native.MG_EV_POLL, _native.MG_EV_READ, _native.MG_EV_HTTP_HDRS,
                            _native.MG_EV_OPEN))
+_QUIET_MASK = sum(1 << ev for ev in _QUIET_EVENTS)
+_WRITE_BIT = 1 << _native.MG_EV_WRITE
 
 _LOG_LEVELS = {"critical": 50, "error": 40, "warning": 30, "info": 20, "debug": 10, "trace": 5}
 
@@ -612,6 +617,10 @@ class WSGIServer:
     (``SCRIPT_NAME``; stripped from the front of ``PATH_INFO``).
     ``limits`` are :class:`Manager` keyword limits (``max_body_size`` ...).
     ``ssl_certfile``/``ssl_keyfile`` (PEM files) serve HTTPS.
+
+    The server's :attr:`manager` delivers no MG_EV_POLL, MG_EV_READ,
+    MG_EV_HTTP_HDRS or MG_EV_OPEN to any handler, and MG_EV_WRITE only
+    while a response waits for room: each would cost a Python call.
     """
 
     def __init__(self, app: Callable[..., Iterable[bytes]], workers: int = 4,
@@ -658,6 +667,7 @@ class WSGIServer:
         if error_handler is not None:
             kwargs["error_handler"] = error_handler
         self._manager = Manager(self._handle, True, **kwargs)
+        self._skip_writes: Optional[bool] = None
         self._wakeup_id = self._manager.wakeup_id
         self._conns: Dict[int, _ConnState] = {}
         self._listeners: List[Any] = []
@@ -671,6 +681,7 @@ class WSGIServer:
         self._running = False
         self._closed = False  # stop without the graceful part
         self._shut = False  # _close_now() ran
+        self._watch_writes()
         self._update_date()
         self._manager.timer_add(1000, self._update_date, repeat=True)
         self._pool = _Pool(workers, self._run_app, level <= 40) if workers else None
@@ -834,13 +845,25 @@ class WSGIServer:
                     self._close_result(st.pending[1])
                     st.pending = None
                     self._pulls.discard(conn.id)
+                    self._watch_writes()
 
     def _gone(self, ex: _Exchange) -> None:
         ex.gone = True
-        self._streams.pop(ex.cid, None)
+        if self._streams.pop(ex.cid, None) is not None:
+            self._watch_writes()
         room = ex.room
         if room is not None:
             room.set()
+
+    def _watch_writes(self) -> None:
+        """MG_EV_WRITE reaches Python only while a response waits for room."""
+        skip = not (self._streams or self._pulls)
+        if skip != self._skip_writes and not self._shut:
+            self._skip_writes = skip
+            try:
+                _go.AdapterSkipEvents(self._manager._mid, _QUIET_MASK | (_WRITE_BIT if skip else 0))
+            except RuntimeError:  # the Manager is closed
+                pass
 
     def _new_conn(self, conn: "_native.Connection") -> _ConnState:
         local = conn.local_addr or ("127.0.0.1", 0, False)
@@ -943,6 +966,7 @@ class WSGIServer:
                 if self._pull(ex, it, self._high):
                     st.pending = (it, result)  # the rest when the send buffer has room
                     self._pulls.add(ex.cid)
+                    self._watch_writes()
                     result = None
                     return
                 if ex.status is None:
@@ -993,6 +1017,7 @@ class WSGIServer:
         st.pending = None
         st.exchange = None
         self._pulls.discard(ex.cid)
+        self._watch_writes()
         self._close_result(result)
 
     def _close_result(self, result: Any) -> None:
@@ -1069,8 +1094,9 @@ class WSGIServer:
                 if data:
                     ex.moved += len(data)
                     ex.backlog = conn.send_len
-                    if not end:  # its writes now tell a waiting worker about room
+                    if not end and ex.cid not in self._streams:  # its writes tell a worker about room
                         self._streams[ex.cid] = ex
+                        self._watch_writes()
                     if ex.waiting:
                         room = ex.room
                         if room is not None:
@@ -1083,7 +1109,8 @@ class WSGIServer:
                 self._gone(ex)
 
     def _finish_exchange(self, ex: _Exchange) -> None:
-        self._streams.pop(ex.cid, None)
+        if self._streams.pop(ex.cid, None) is not None:
+            self._watch_writes()
         st = self._conns.get(ex.cid)
         if st is not None and st.exchange is ex:
             st.exchange = None
