@@ -5,8 +5,8 @@ PY_INCLUDE := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths(
 export CGO_CFLAGS := -I$(PY_INCLUDE) -O2
 export CGO_LDFLAGS_ALLOW := .*
 
-.PHONY: install install-test demo test test-go test-py fuzz fuzz-long bench vet mod-check wheel wheels sdist \
-	test-matrix clean
+.PHONY: install install-test install-bench demo test test-go test-py fuzz fuzz-long bench bench-engine \
+	bench-servers vet mod-check wheel wheels sdist test-matrix clean
 
 # The CPython versions the package supports (pyproject.toml's requires-python
 # and classifiers say the same; tests/test_packaging.py checks it).
@@ -26,6 +26,10 @@ install:
 
 install-test:
 	$(PYTHON) -m pip install --quiet ".[test]"
+
+# The package plus the servers and frameworks bench/servers.py compares it with.
+install-bench:
+	$(PYTHON) -m pip install --quiet ".[bench]"
 
 # Install and run the demo server on http://127.0.0.1:8000, or $$PORT (Ctrl+C stops it).
 demo: install
@@ -121,8 +125,15 @@ test-matrix:
 	@for v in $(SUPPORTED_PYTHONS); do \
 	  case " $(FOUND_PYTHONS) " in *python$$v" "*) ;; *) echo "note: no CPython $$v found here";; esac; done
 
-bench: install
+# Both benchmarks (bench/README.md): the engine against cymongoose, then the
+# ASGI/WSGI servers against uvicorn, granian and gunicorn (~5 min).
+bench: bench-engine bench-servers
+
+bench-engine: install-bench
 	$(PYTHON) bench/run.py
+
+bench-servers: install-bench
+	$(PYTHON) bench/servers.py
 
 clean:
 	rm -rf build dist *.egg-info pymongoose/_gopy pymongoose/*.so
