@@ -278,35 +278,46 @@ def print_table(rows: List[Tuple[str, ...]]) -> None:
             print("  ".join("-" * w for w in widths))
 
 
-def report(apps: List[str], servers: Dict[str, List[str]], med: Dict[str, Dict[str, Result]],
-           counts: Dict[str, Dict[str, int]], rounds: int) -> None:
-    """Per app and server: req/s, CPU per request, threads, ours/this; then the targets."""
-    rows = [("app", "server", "req/s", "CPU us/req", "procs/threads", "rounds", "ours/this")]
+def report(apps: List[str], servers: Dict[str, List[str]],
+           samples: Dict[str, Dict[str, List[Result]]], rounds: int) -> None:
+    """Per app and server: medians, spread and ratios to ours; then the targets.
+
+    ``ours/this`` compares req/s; ``CPU this/ours`` compares CPU per request (above 1:
+    ours needs less CPU per request), the steadier figure when other work shares the CPUs.
+    """
+    med = {a: {s: {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+               for s, rs in d.items() if rs} for a, d in samples.items()}
+    rows = [("app", "server", "req/s", "min-max", "CPU us/req", "procs/threads", "rounds",
+             "ours/this", "CPU this/ours")]
     for a in apps:
-        ours = med[a].get(OURS, {}).get("rps")
+        ours = med[a].get(OURS, {})
         for s in servers[a]:
-            m = med[a].get(s)
+            m, rs = med[a].get(s), samples[a][s]
             if not m:
-                rows.append((a, s, "FAILED", "-", "-", f"0/{rounds}", "-"))
+                rows.append((a, s, "FAILED", "-", "-", "-", f"0/{rounds}", "-", "-"))
                 continue
-            rows.append((a, s, f"{m['rps']:.0f}", f"{m['cpu_us']:.1f}",
-                         f"{m['procs']:.0f}/{m['threads']:.0f}", f"{counts[a][s]}/{rounds}",
-                         ratio_cell(ours, m["rps"])))
+            rows.append((a, s, f"{m['rps']:.0f}",
+                         f"{min(r['rps'] for r in rs):.0f}-{max(r['rps'] for r in rs):.0f}",
+                         f"{m['cpu_us']:.1f}", f"{m['procs']:.0f}/{m['threads']:.0f}",
+                         f"{len(rs)}/{rounds}", ratio_cell(ours.get("rps"), m["rps"]),
+                         ratio_cell(m["cpu_us"], ours.get("cpu_us"))))
     print_table(rows)
     print()
-    rows = [("app", "best other", "ours/best", "target", "ours/peer", "met")]
+    rows = [("app", "best other", "ours/best", "target", "ours/peer", "met", "CPU peer/ours")]
     for a in apps:
-        ours = med[a].get(OURS, {}).get("rps")
-        others = {s: m["rps"] for s, m in med[a].items() if s != OURS and m}
-        best = max(others, key=lambda s: others[s]) if others else None
-        best_cell = f"{best} {others[best]:.0f}" if best else "-"
-        best_ratio = ratio_cell(ours, others[best]) if best else "-"
+        ours = med[a].get(OURS, {})
+        others = {s: m for s, m in med[a].items() if s != OURS}
+        best = max(others, key=lambda s: others[s]["rps"]) if others else None
+        best_cell = f"{best} {others[best]['rps']:.0f}" if best else "-"
+        best_ratio = ratio_cell(ours.get("rps"), others[best]["rps"]) if best else "-"
         for i, (peer, goal) in enumerate(APPS[a].goals.items()):
-            r = ours / others[peer] if ours and others.get(peer) else None
+            p = others.get(peer, {})
+            r = ours["rps"] / p["rps"] if ours and p else None
             met = "-" if r is None else ("yes" if r >= goal else "MISSED")
             rows.append((a if i == 0 else "", best_cell if i == 0 else "",
                          best_ratio if i == 0 else "", f">= {goal:g}x {peer}",
-                         "-" if r is None else f"{r:.2f}", met))
+                         "-" if r is None else f"{r:.2f}", met,
+                         ratio_cell(p.get("cpu_us"), ours.get("cpu_us"))))
     print_table(rows)
 
 
@@ -372,9 +383,6 @@ def main() -> None:
                 else:
                     print("  server output:\n" + bench.output[-2000:], file=sys.stderr)
     elapsed = time.monotonic() - t_start
-    med = {a: {s: {k: statistics.median(r[k] for r in rs) for k in rs[0]}
-               for s, rs in d.items() if rs} for a, d in samples.items()}
-    counts = {a: {s: len(rs) for s, rs in d.items()} for a, d in samples.items()}
     if args.json:
         Path(args.json).write_text(json.dumps(samples, indent=1))
 
@@ -387,8 +395,11 @@ def main() -> None:
           f"median of {args.rounds} rounds, servers alternating; "
           + ("server on CPU 1, wrk on CPU 0 (taskset)" if args.pin else "not pinned")
           + f"; {elapsed:.0f} s; load average {load_before[0]:.2f} before, "
-          f"{load_after[0]:.2f} after\n")
-    report(apps, servers, med, counts, args.rounds)
+          f"{load_after[0]:.2f} after")
+    for s in wanted:
+        print(f"  {s}: {' '.join(SERVERS[s].argv)}")
+    print()
+    report(apps, servers, samples, args.rounds)
 
 
 if __name__ == "__main__":
