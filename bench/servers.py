@@ -19,6 +19,7 @@ server gets one CPU whatever its number of threads, and wrk never competes with 
 from __future__ import annotations
 
 import argparse
+import http.client
 import importlib
 import importlib.metadata
 import json
@@ -176,7 +177,7 @@ def precheck(port: int, body: bytes, proc: "subprocess.Popen[bytes]", timeout: f
                 return ""
         except urllib.error.HTTPError as e:
             return f"answered {e.code} {e.read()!r}, expected 200 {body!r}"
-        except (urllib.error.URLError, ConnectionError) as e:
+        except (OSError, http.client.HTTPException) as e:  # URLError is an OSError
             reason = getattr(e, "reason", e)
             if not isinstance(reason, ConnectionRefusedError):
                 return f"request failed: {reason!r}"
