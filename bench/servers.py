@@ -254,7 +254,9 @@ class Bench:
             raise RuntimeError(f"cannot parse wrk output:\n{text}")
         if w.get("non2xx") or w.get("sock_errors", 0) > w["requests"] / 100:
             raise RuntimeError(f"wrk saw errors:\n{text}")
-        return {"rps": w["rps"], "cpu_us": (t1 - t0) / CLK_TCK / w["requests"] * 1e6,
+        cpu_s = (t1 - t0) / CLK_TCK
+        return {"rps": w["rps"], "cpu_us": cpu_s / w["requests"] * 1e6,
+                "cpu_pct": cpu_s / w["seconds"] * 100,
                 "threads": float(threads), "procs": float(procs)}
 
 
@@ -285,21 +287,24 @@ def report(apps: List[str], servers: Dict[str, List[str]],
 
     ``ours/this`` compares req/s; ``CPU this/ours`` compares CPU per request (above 1:
     ours needs less CPU per request), the steadier figure when other work shares the CPUs.
+    ``CPU %`` is the server's CPU time over the run's duration: near 100 when pinned to an
+    otherwise idle CPU, lower when it was starved (or waited on wrk).
     """
     med = {a: {s: {k: statistics.median(r[k] for r in rs) for k in rs[0]}
                for s, rs in d.items() if rs} for a, d in samples.items()}
-    rows = [("app", "server", "req/s", "min-max", "CPU us/req", "procs/threads", "rounds",
-             "ours/this", "CPU this/ours")]
+    rows = [("app", "server", "req/s", "min-max", "CPU us/req", "CPU %", "procs/threads",
+             "rounds", "ours/this", "CPU this/ours")]
     for a in apps:
         ours = med[a].get(OURS, {})
         for s in servers[a]:
             m, rs = med[a].get(s), samples[a][s]
             if not m:
-                rows.append((a, s, "FAILED", "-", "-", "-", f"0/{rounds}", "-", "-"))
+                rows.append((a, s, "FAILED", "-", "-", "-", "-", f"0/{rounds}", "-", "-"))
                 continue
             rows.append((a, s, f"{m['rps']:.0f}",
                          f"{min(r['rps'] for r in rs):.0f}-{max(r['rps'] for r in rs):.0f}",
-                         f"{m['cpu_us']:.1f}", f"{m['procs']:.0f}/{m['threads']:.0f}",
+                         f"{m['cpu_us']:.1f}", f"{m['cpu_pct']:.0f}",
+                         f"{m['procs']:.0f}/{m['threads']:.0f}",
                          f"{len(rs)}/{rounds}", ratio_cell(ours.get("rps"), m["rps"]),
                          ratio_cell(m["cpu_us"], ours.get("cpu_us"))))
     print_table(rows)
