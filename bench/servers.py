@@ -56,6 +56,7 @@ class Server(NamedTuple):
     # {app} MODULE:ATTR (importable from the working directory bench/apps), {port}.
     argv: Tuple[str, ...]
     dists: Tuple[str, ...]  # distributions whose versions the report prints
+    extra: Dict[str, Tuple[str, ...]] = {}  # interface -> arguments appended for it
 
 
 # One worker each. Ours: pymongoose.asgi.serve / pymongoose.wsgi.serve through
@@ -66,8 +67,8 @@ class Server(NamedTuple):
 # gunicorn: the gthread worker with 4 threads. No access logs anywhere.
 SERVERS: Dict[str, Server] = {
     OURS: Server(("asgi", "wsgi"), (
-        "{py}", "{bench}/serve_ours.py", "{interface}", "{app}", "{port}",
-        "--loop", "uvloop", "--threads", "4"), ("pymongoose", "uvloop")),
+        "{py}", "{bench}/serve_ours.py", "{interface}", "{app}", "{port}"),
+        ("pymongoose", "uvloop"), {"asgi": ("--loop", "uvloop"), "wsgi": ("--threads", "4")}),
     "uvicorn": Server(("asgi",), (
         "{py}", "-m", "uvicorn", "--loop", "uvloop", "--http", "httptools",
         "--host", "127.0.0.1", "--port", "{port}", "--no-access-log", "--log-level", "warning",
@@ -222,7 +223,8 @@ class Bench:
         port = free_port()
         values = {"py": PY, "bench": str(BENCH), "interface": app.interface,
                   "app": app.target, "port": str(port)}
-        argv = [a.format(**values) for a in SERVERS[name].argv]
+        server = SERVERS[name]
+        argv = [a.format(**values) for a in server.argv + server.extra.get(app.interface, ())]
         if self.pin:
             argv = ["taskset", "-c", "1", *argv]
         with tempfile.TemporaryFile() as log:
@@ -403,7 +405,8 @@ def main() -> None:
           + f"; {elapsed:.0f} s; load average {load_before[0]:.2f} before, "
           f"{load_after[0]:.2f} after")
     for s in wanted:
-        print(f"  {s}: {' '.join(SERVERS[s].argv)}")
+        extra = "".join(f"; {i}: + {' '.join(a)}" for i, a in SERVERS[s].extra.items())
+        print(f"  {s}: {' '.join(SERVERS[s].argv)}{extra}")
     print()
     report(apps, servers, samples, args.rounds)
 
