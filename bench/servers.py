@@ -59,16 +59,15 @@ class Server(NamedTuple):
     extra: Dict[str, Tuple[str, ...]] = {}  # interface -> arguments appended for it
 
 
-# One worker each. Ours: pymongoose.asgi.serve / pymongoose.wsgi.serve through
-# bench/serve_ours.py until `python -m pymongoose.asgi|wsgi` exists (then only this
-# entry changes). granian: its defaults for one worker (1 runtime thread, runtime mode
+# One worker each. Ours: the server command (`python -m pymongoose.asgi|wsgi`; ASGI
+# on uvloop when installed, WSGI with 4 app threads, as gunicorn's). granian: its defaults for one worker (1 runtime thread, runtime mode
 # auto, loop auto = uvloop here; blocking threads: 1 for ASGI, fixed; for WSGI
 # backpressure/2 = 512, started on demand), which its README asks not to tune.
 # gunicorn: the gthread worker with 4 threads. No access logs anywhere.
 SERVERS: Dict[str, Server] = {
     OURS: Server(("asgi", "wsgi"), (
-        "{py}", "{bench}/serve_ours.py", "{interface}", "{app}", "{port}"),
-        ("pymongoose", "uvloop"), {"asgi": ("--loop", "uvloop"), "wsgi": ("--threads", "4")}),
+        "{py}", "-m", "pymongoose.{interface}", "{app}", "--host", "127.0.0.1", "--port", "{port}",
+        "--log-level", "warning"), ("pymongoose", "uvloop"), {"wsgi": ("--threads", "4")}),
     "uvicorn": Server(("asgi",), (
         "{py}", "-m", "uvicorn", "--loop", "uvloop", "--http", "httptools",
         "--host", "127.0.0.1", "--port", "{port}", "--no-access-log", "--log-level", "warning",
