@@ -20,17 +20,17 @@ import struct
 from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional
 
 from . import _mongoose as _native
-from ._asgi_http import ClientDisconnected, _header_error, _HEADER_BLOCK
+from ._asgi_http import ERROR_500, ClientDisconnected, header_error
 from ._gopy import pybind as _go
-from ._http_adapter import status_line
+from ._http_adapter import HEADER_BLOCK_RE, status_line
 
 if TYPE_CHECKING:  # pragma: no cover
     from .asgi import ASGIServer, _ConnState
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-_FORBIDDEN = b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-_ERROR_500 = (b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
-              b"content-length: 21\r\nconnection: close\r\n\r\nInternal Server Error")
+_FORBIDDEN = status_line(403) + b"content-length: 0\r\nconnection: close\r\n\r\n"
+_SWITCHING = (status_line(101) + b"upgrade: websocket\r\nconnection: Upgrade\r\n"
+              b"sec-websocket-accept: ")
 _OP_CLOSE = 8
 
 # states of a session
@@ -188,8 +188,7 @@ class WSCycle:
             raise RuntimeError(f"Unexpected ASGI message {mtype!r} after the WebSocket closed")
 
     def _accept(self, message: Dict[str, Any]) -> None:
-        lines = [b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n"
-                 b"sec-websocket-accept: ", accept_key(self.key).encode("ascii"), b"\r\n"]
+        lines = [_SWITCHING, accept_key(self.key).encode("ascii"), b"\r\n"]
         sub = message.get("subprotocol")
         if sub is not None:
             lines.append(b"sec-websocket-protocol: " + sub.encode("latin-1") + b"\r\n")
@@ -236,7 +235,7 @@ class WSCycle:
         if self.disconnected:
             return
         if self.phase == _CONNECTING:
-            self._respond(_ERROR_500)
+            self._respond(ERROR_500)
         elif self.phase == _DENYING:
             self.conn.close()
             self.server.kick()
@@ -247,7 +246,7 @@ class WSCycle:
         if self.disconnected:
             return None
         if self.phase == _CONNECTING:
-            self._respond(_ERROR_500)
+            self._respond(ERROR_500)
             return "ASGI callable returned without sending handshake."
         if self.phase == _DENYING:
             self.conn.close()
@@ -261,6 +260,6 @@ class WSCycle:
 def _headers_block(headers: Any) -> bytes:
     lines = [name + b": " + value + b"\r\n" for name, value in headers]
     block = b"".join(lines)
-    if _HEADER_BLOCK.fullmatch(block) is None or block.count(b"\n") != len(lines):
-        raise RuntimeError(_header_error(headers))
+    if HEADER_BLOCK_RE.fullmatch(block) is None or block.count(b"\n") != len(lines):
+        raise RuntimeError(header_error(headers))
     return block

@@ -45,6 +45,7 @@ from ._asgi_http import HTTPCycle, request_parts
 from ._asgi_lifespan import Lifespan, LifespanFailed
 from ._asgi_ws import WSCycle
 from ._gopy import pybind as _go
+from ._http_adapter import connection_tokens, keep_alive, status_line
 from ._loop import LoopDriver
 from ._manager import LIMITS, Manager
 
@@ -60,7 +61,7 @@ _EAGER = sys.version_info >= (3, 12)  # asyncio.Task(..., eager_start=True)
 _LIMIT_NAMES = frozenset(name for name, _ in LIMITS)
 _DEFAULT_HIGH_WATER = dict(LIMITS)["send_high_water"]
 
-_BAD_UPGRADE = (b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: 32\r\n"
+_BAD_UPGRADE = (status_line(400) + b"content-type: text/plain\r\ncontent-length: 32\r\n"
                 b"connection: close\r\n\r\nMissing Sec-WebSocket-Key header")
 
 _EV_HTTP_MSG = _native.MG_EV_HTTP_MSG
@@ -308,17 +309,17 @@ class ASGIServer:
         }
         connection = msg.header("Connection")
         if connection is not None:
-            tokens = [t.strip().lower() for t in connection.split(",")]
+            tokens = connection_tokens(connection)
             if "upgrade" in tokens and (msg.header("Upgrade") or "").lower() == "websocket":
                 self._on_upgrade(state, scope, msg)
                 return
-            keep_alive = "close" not in tokens and (not http10 or "keep-alive" in tokens)
+            stay = keep_alive(http10, tokens)
         else:
-            keep_alive = not http10
+            stay = not http10  # keep_alive(http10, ()) without the call
         if self._closing:
-            keep_alive = False
+            stay = False
         cycle = HTTPCycle(self, state, scope, msg.body_bytes, scope["method"] == "HEAD",
-                          keep_alive, http10)
+                          stay, http10)
         state.cycle = cycle
         self._start(self._run_http(cycle))
 
