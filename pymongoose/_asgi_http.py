@@ -161,16 +161,7 @@ class HTTPCycle:
         self.server.kick()
 
     async def _backpressure(self) -> None:
-        server = self.server
-        state = self.state
-        while not self.disconnected and self.conn.send_len > server.low_water:
-            state.blocked = self
-            server.blocked[state.id] = state
-            try:
-                await self._wait()
-            finally:
-                state.blocked = None
-                server.blocked.pop(state.id, None)
+        await wait_for_room(self)
         if self.disconnected:
             raise ClientDisconnected("the client has disconnected")
 
@@ -285,6 +276,21 @@ class HTTPCycle:
             return "ASGI callable returned without starting response."
         self.app_failed()
         return "ASGI callable returned without completing response."
+
+
+async def wait_for_room(cycle: Any) -> None:
+    """Suspend ``cycle`` (an HTTPCycle or a WSCycle) until its connection's
+    send buffer is down to the server's low-water mark or the client went."""
+    server = cycle.server
+    state = cycle.state
+    while not cycle.disconnected and cycle.conn.send_len > server.low_water:
+        state.blocked = cycle
+        server.blocked[state.id] = state
+        try:
+            await cycle._wait()
+        finally:
+            state.blocked = None
+            server.blocked.pop(state.id, None)
 
 
 def header_error(headers: Any) -> str:

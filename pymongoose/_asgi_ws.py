@@ -20,7 +20,7 @@ import struct
 from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional
 
 from . import _mongoose as _native
-from ._asgi_http import ERROR_500, ClientDisconnected, header_error
+from ._asgi_http import ERROR_500, ClientDisconnected, header_error, wait_for_room
 from ._gopy import pybind as _go
 from ._http_adapter import HEADER_BLOCK_RE, status_line
 
@@ -161,7 +161,7 @@ class WSCycle:
                     self.conn.ws_send(bytes(data), _native.WEBSOCKET_OP_BINARY)
                 self.server.kick()
                 if self.conn.send_len > self.server.high_water:
-                    await self._backpressure()
+                    await wait_for_room(self)
             elif mtype == "websocket.close":
                 self._close_frame(message.get("code") or 1000, message.get("reason") or "")
             else:
@@ -218,17 +218,6 @@ class WSCycle:
         self.conn.ws_send(payload, _OP_CLOSE)
         self.conn.drain()
         self.server.kick()
-
-    async def _backpressure(self) -> None:
-        server, state = self.server, self.state
-        while not self.disconnected and self.conn.send_len > server.low_water:
-            state.blocked = self
-            server.blocked[state.id] = state
-            try:
-                await self._wait()
-            finally:
-                state.blocked = None
-                server.blocked.pop(state.id, None)
 
     # -- end of the application ------------------------------------------
     def app_failed(self) -> None:

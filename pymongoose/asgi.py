@@ -38,7 +38,7 @@ import logging
 import signal
 import sys
 import traceback
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Union
 
 from . import _mongoose as _native
 from ._asgi_http import HTTPCycle, request_parts
@@ -321,7 +321,7 @@ class ASGIServer:
         cycle = HTTPCycle(self, state, scope, msg.body_bytes, scope["method"] == "HEAD",
                           stay, http10)
         state.cycle = cycle
-        self._start(self._run_http(cycle))
+        self._start(self._run(cycle))
 
     def _on_upgrade(self, state: _ConnState, scope: Dict[str, Any], msg: Any) -> None:
         scope["type"] = "websocket"
@@ -337,7 +337,7 @@ class ASGIServer:
             return
         cycle = WSCycle(self, state, scope, key)
         state.cycle = cycle
-        self._start(self._run_ws(cycle))
+        self._start(self._run(cycle))
 
     def _start(self, coro: Any) -> None:
         if _EAGER:
@@ -354,7 +354,8 @@ class ASGIServer:
         if self._idle is not None and not self._busy():
             self._idle.set()
 
-    async def _run_http(self, cycle: HTTPCycle) -> None:
+    async def _run(self, cycle: Union[HTTPCycle, WSCycle]) -> None:
+        """Run the application on one HTTP request or WebSocket session."""
         try:
             result = await self.app(cycle.scope, cycle.receive, cycle.send)
         except BaseException as exc:  # noqa: BLE001
@@ -369,24 +370,8 @@ class ASGIServer:
         problem = cycle.app_returned()
         if problem is not None:
             logger.error(problem)
-        elif result is not None:
+        elif result is not None and type(cycle) is HTTPCycle:
             logger.error("ASGI callable should return None, but returned %r.", result)
-
-    async def _run_ws(self, cycle: WSCycle) -> None:
-        try:
-            await self.app(cycle.scope, cycle.receive, cycle.send)
-        except BaseException as exc:  # noqa: BLE001
-            if isinstance(exc, asyncio.CancelledError):
-                cycle.app_failed()
-                raise
-            self._report(exc)
-            cycle.app_failed()
-            if not isinstance(exc, Exception):
-                raise
-            return
-        problem = cycle.app_returned()
-        if problem is not None:
-            logger.error(problem)
 
     def _report(self, exc: BaseException) -> None:
         if self._error_handler is not None and isinstance(exc, Exception):

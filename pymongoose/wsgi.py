@@ -195,6 +195,14 @@ def _content_length(text: str, low: str) -> int:
     return int(value)
 
 
+def _yielded_bytes(block: Any) -> bytes:
+    """A block the application yielded that is not ``bytes``: a bytes-like
+    copy, or TypeError (str included: PEP 3333 wants bytes)."""
+    if isinstance(block, str) or not isinstance(block, (bytes, bytearray, memoryview)):
+        raise TypeError(f"WSGI application yielded {type(block).__name__}, not bytes")
+    return bytes(block)
+
+
 _ERROR_500 = status_line(500) + b"Content-Type: text/plain\r\nContent-Length: 21\r\n"
 _BODY_500 = b"\r\nInternal Server Error"
 
@@ -398,8 +406,11 @@ class _Exchange:
         elif out:
             self.emit(out, False)
 
-    def whole(self, body: bytes) -> None:
-        """The application's whole body, known at once (a list result)."""
+    def whole(self, result: List[bytes]) -> None:
+        """The application's whole body, known at once: its list result."""
+        body = result[0] if len(result) == 1 else b"".join(result)
+        if type(body) is not bytes:
+            raise TypeError(f"WSGI application returned {type(body).__name__}, not bytes")
         if self.committed:
             if body:
                 self.block(body)
@@ -428,7 +439,7 @@ class _Exchange:
         if self.ended:
             return
         if not self.committed:
-            self.whole(b"")
+            self.whole([])
             return
         self.ended = True
         mode = self.mode
@@ -928,10 +939,7 @@ class WSGIServer:
         try:
             result = self.app(env, ex.start_response)
             if type(result) is list and ex.status is not None and not ex.committed:
-                body = result[0] if len(result) == 1 else b"".join(result)
-                if type(body) is not bytes:
-                    raise TypeError(f"WSGI application returned {type(body).__name__}, not bytes")
-                ex.whole(body)
+                ex.whole(result)
             else:
                 it = iter(result)
                 if self._pull(ex, it, self._high):
@@ -957,9 +965,7 @@ class WSGIServer:
         size = 0
         for chunk in it:
             if type(chunk) is not bytes:
-                if isinstance(chunk, str) or not isinstance(chunk, (bytes, bytearray, memoryview)):
-                    raise TypeError(f"WSGI application yielded {type(chunk).__name__}, not bytes")
-                chunk = bytes(chunk)
+                chunk = _yielded_bytes(chunk)
             if not chunk:
                 continue
             if ex.status is None:
@@ -1092,20 +1098,9 @@ class WSGIServer:
         try:
             result = self.app(env, ex.start_response)
             if type(result) is list and ex.status is not None and not ex.committed:
-                body = result[0] if len(result) == 1 else b"".join(result)
-                if type(body) is not bytes:
-                    raise TypeError(f"WSGI application returned {type(body).__name__}, not bytes")
-                ex.whole(body)
+                ex.whole(result)
             else:
-                for chunk in result:
-                    if type(chunk) is not bytes:
-                        if isinstance(chunk, str) or not isinstance(chunk, (bytes, bytearray, memoryview)):
-                            raise TypeError(f"WSGI application yielded {type(chunk).__name__}, not bytes")
-                        chunk = bytes(chunk)
-                    if chunk:
-                        if ex.status is None:
-                            raise AssertionError("application yielded data before start_response()")
-                        ex.block(chunk)
+                self._pull(ex, iter(result), sys.maxsize)  # a worker waits for room in _post
                 if ex.status is None:
                     raise AssertionError("application returned without calling start_response()")
                 ex.finish()
