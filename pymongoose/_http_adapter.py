@@ -2,8 +2,11 @@
 
 The adapters frame responses themselves (``Connection._http_send``): this
 module holds what both need to decide that framing the same way: reason
-phrases, status lines, header checks, keep-alive decisions, the request
-target's path (origin-form or absolute-form) and its decoding.
+phrases, status lines, which statuses have no body, header checks,
+keep-alive decisions, chunk framing, the request target's path
+(origin-form or absolute-form) and its decoding. Both adapters run these on
+every request: what is per request here is a constant, a compiled regex or
+one plain function, never a layer over another call.
 """
 
 from __future__ import annotations
