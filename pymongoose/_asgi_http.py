@@ -11,26 +11,20 @@ suspending.
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-from ._http_adapter import (LAST_CHUNK, decode_path, header_name_error, header_value_error,
-                            origin_path, status_line)
+from ._http_adapter import (CHUNK, HEADER_BLOCK_RE, LAST_CHUNK, NO_BODY, decode_path,
+                            header_name_error, header_value_error, origin_path, status_line)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .asgi import ASGIServer, _ConnState
-
-# A whole block of "name: value\r\n" lines with valid names (tokens) and
-# values (no CR, LF, NUL or other controls): one match checks every header,
-# and the count of line ends shows that no value carried one of its own.
-_HEADER_BLOCK = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+: [^\x00-\x08\x0a-\x1f\x7f]*\r\n)*")
 
 _DISCONNECT = {"type": "http.disconnect"}
 _KEEP_ALIVE = b"connection: keep-alive\r\n"
 _CLOSE = b"connection: close\r\n"
 _CHUNKED = b"transfer-encoding: chunked\r\n"
-_ERROR_500 = (b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
-              b"content-length: 21\r\nconnection: close\r\n\r\nInternal Server Error")
+ERROR_500 = (status_line(500) + b"content-type: text/plain; charset=utf-8\r\n"
+             b"content-length: 21\r\nconnection: close\r\n\r\nInternal Server Error")
 
 
 class ClientDisconnected(OSError):
@@ -120,7 +114,7 @@ class HTTPCycle:
             elif self.head:
                 data = b""
             elif self.chunked:
-                data = b"%x\r\n%s\r\n" % (len(body), body) if body else b""
+                data = CHUNK % (len(body), body) if body else b""
             else:
                 data = self._counted(body)
             if more:
@@ -167,16 +161,7 @@ class HTTPCycle:
         self.server.kick()
 
     async def _backpressure(self) -> None:
-        server = self.server
-        state = self.state
-        while not self.disconnected and self.conn.send_len > server.low_water:
-            state.blocked = self
-            server.blocked[state.id] = state
-            try:
-                await self._wait()
-            finally:
-                state.blocked = None
-                server.blocked.pop(state.id, None)
+        await wait_for_room(self)
         if self.disconnected:
             raise ClientDisconnected("the client has disconnected")
 
@@ -214,10 +199,10 @@ class HTTPCycle:
             lines.append(value)
             lines.append(b"\r\n")
         block = b"".join(lines[1:])
-        if _HEADER_BLOCK.fullmatch(block) is None or block.count(b"\n") * 4 != len(lines) - 1:
-            raise RuntimeError(_header_error(headers))
+        if HEADER_BLOCK_RE.fullmatch(block) is None or block.count(b"\n") * 4 != len(lines) - 1:
+            raise RuntimeError(header_error(headers))
         self.headers = None  # written: a failure from now on cuts the response
-        no_body = self.head or status < 200 or status == 204 or status == 304
+        no_body = self.head or status in NO_BODY
         if length is not None:
             self.remaining = int(length)
             if no_body:
@@ -230,7 +215,7 @@ class HTTPCycle:
                 body = b""
             else:
                 self.chunked = True
-                body = b"%x\r\n%s\r\n" % (len(body), body) if body else b""
+                body = CHUNK % (len(body), body) if body else b""
         elif not more:
             self.remaining = 0
             if self.head:
@@ -250,7 +235,7 @@ class HTTPCycle:
         else:
             self.chunked = True
             lines.append(_CHUNKED)
-            body = b"%x\r\n%s\r\n" % (len(body), body) if body else b""
+            body = CHUNK % (len(body), body) if body else b""
         if not conn_header:
             if not self.keep_alive:
                 lines.append(_CLOSE)
@@ -272,7 +257,7 @@ class HTTPCycle:
             self.started = self.complete = True
             self.keep_alive = False
             try:
-                self._write(_ERROR_500, True)
+                self._write(ERROR_500, True)
             except OSError:
                 return
             self.conn.drain()
@@ -293,7 +278,23 @@ class HTTPCycle:
         return "ASGI callable returned without completing response."
 
 
-def _header_error(headers: Any) -> str:
+async def wait_for_room(cycle: Any) -> None:
+    """Suspend ``cycle`` (an HTTPCycle or a WSCycle) until its connection's
+    send buffer is down to the server's low-water mark or the client went."""
+    server = cycle.server
+    state = cycle.state
+    while not cycle.disconnected and cycle.conn.send_len > server.low_water:
+        state.blocked = cycle
+        server.blocked[state.id] = state
+        try:
+            await cycle._wait()
+        finally:
+            state.blocked = None
+            server.blocked.pop(state.id, None)
+
+
+def header_error(headers: Any) -> str:
+    """The first reason ``headers`` (ASGI: bytes pairs) cannot be sent."""
     for name, value in headers:
         if type(name) is not bytes or type(value) is not bytes:
             return f"ASGI header names and values must be bytes, got {name!r}: {value!r}"

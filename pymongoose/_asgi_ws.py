@@ -20,17 +20,17 @@ import struct
 from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional
 
 from . import _mongoose as _native
-from ._asgi_http import ClientDisconnected, _header_error, _HEADER_BLOCK
+from ._asgi_http import ERROR_500, ClientDisconnected, header_error, wait_for_room
 from ._gopy import pybind as _go
-from ._http_adapter import status_line
+from ._http_adapter import HEADER_BLOCK_RE, status_line
 
 if TYPE_CHECKING:  # pragma: no cover
     from .asgi import ASGIServer, _ConnState
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-_FORBIDDEN = b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-_ERROR_500 = (b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
-              b"content-length: 21\r\nconnection: close\r\n\r\nInternal Server Error")
+_FORBIDDEN = status_line(403) + b"content-length: 0\r\nconnection: close\r\n\r\n"
+_SWITCHING = (status_line(101) + b"upgrade: websocket\r\nconnection: Upgrade\r\n"
+              b"sec-websocket-accept: ")
 _OP_CLOSE = 8
 
 # states of a session
@@ -161,7 +161,7 @@ class WSCycle:
                     self.conn.ws_send(bytes(data), _native.WEBSOCKET_OP_BINARY)
                 self.server.kick()
                 if self.conn.send_len > self.server.high_water:
-                    await self._backpressure()
+                    await wait_for_room(self)
             elif mtype == "websocket.close":
                 self._close_frame(message.get("code") or 1000, message.get("reason") or "")
             else:
@@ -188,8 +188,7 @@ class WSCycle:
             raise RuntimeError(f"Unexpected ASGI message {mtype!r} after the WebSocket closed")
 
     def _accept(self, message: Dict[str, Any]) -> None:
-        lines = [b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n"
-                 b"sec-websocket-accept: ", accept_key(self.key).encode("ascii"), b"\r\n"]
+        lines = [_SWITCHING, accept_key(self.key).encode("ascii"), b"\r\n"]
         sub = message.get("subprotocol")
         if sub is not None:
             lines.append(b"sec-websocket-protocol: " + sub.encode("latin-1") + b"\r\n")
@@ -220,23 +219,12 @@ class WSCycle:
         self.conn.drain()
         self.server.kick()
 
-    async def _backpressure(self) -> None:
-        server, state = self.server, self.state
-        while not self.disconnected and self.conn.send_len > server.low_water:
-            state.blocked = self
-            server.blocked[state.id] = state
-            try:
-                await self._wait()
-            finally:
-                state.blocked = None
-                server.blocked.pop(state.id, None)
-
     # -- end of the application ------------------------------------------
     def app_failed(self) -> None:
         if self.disconnected:
             return
         if self.phase == _CONNECTING:
-            self._respond(_ERROR_500)
+            self._respond(ERROR_500)
         elif self.phase == _DENYING:
             self.conn.close()
             self.server.kick()
@@ -247,7 +235,7 @@ class WSCycle:
         if self.disconnected:
             return None
         if self.phase == _CONNECTING:
-            self._respond(_ERROR_500)
+            self._respond(ERROR_500)
             return "ASGI callable returned without sending handshake."
         if self.phase == _DENYING:
             self.conn.close()
@@ -261,6 +249,6 @@ class WSCycle:
 def _headers_block(headers: Any) -> bytes:
     lines = [name + b": " + value + b"\r\n" for name, value in headers]
     block = b"".join(lines)
-    if _HEADER_BLOCK.fullmatch(block) is None or block.count(b"\n") != len(lines):
-        raise RuntimeError(_header_error(headers))
+    if HEADER_BLOCK_RE.fullmatch(block) is None or block.count(b"\n") != len(lines):
+        raise RuntimeError(header_error(headers))
     return block

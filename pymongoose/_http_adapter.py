@@ -2,30 +2,39 @@
 
 The adapters frame responses themselves (``Connection._http_send``): this
 module holds what both need to decide that framing the same way: reason
-phrases, status lines, header checks, keep-alive decisions, the request
-target's path (origin-form or absolute-form) and its decoding.
+phrases, status lines, which statuses have no body, header checks,
+keep-alive decisions, chunk framing, the request target's path
+(origin-form or absolute-form) and its decoding. Both adapters run these on
+every request: what is per request here is a constant, a compiled regex or
+one plain function, never a layer over another call.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Dict, Optional, Tuple
-from urllib.parse import unquote
+from typing import Collection, Dict, List, Optional
+from urllib.parse import unquote, unquote_to_bytes
 
 __all__ = [
     "REASONS",
     "reason",
     "status_line",
-    "body_allowed",
+    "NO_BODY",
+    "NO_LENGTH",
+    "TOKEN",
+    "FIELD_VALUE",
+    "TOKEN_RE",
+    "HEADER_LINES_RE",
+    "HEADER_BLOCK_RE",
     "header_name_error",
     "header_value_error",
     "connection_tokens",
     "keep_alive",
     "origin_path",
     "decode_path",
-    "chunk",
+    "decode_path_latin1",
+    "CHUNK",
     "LAST_CHUNK",
-    "CONTINUE_100",
 ]
 
 REASONS: Dict[int, str] = {
@@ -50,14 +59,36 @@ REASONS: Dict[int, str] = {
     510: "Not Extended", 511: "Network Authentication Required",
 }
 
-CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"
+# One chunk of a chunked body (RFC 9112 §7.1): ``CHUNK % (len(data), data)``,
+# ``data`` not empty (an empty chunk ends the body: LAST_CHUNK). A format,
+# not a function: it is applied to every block of a streamed response.
+CHUNK = b"%x\r\n%s\r\n"
 LAST_CHUNK = b"0\r\n\r\n"
 
-# Token characters of a field name (RFC 9110 §5.6.2); anything else is refused.
-_BAD_NAME = re.compile(rb"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
-# Field values: visible characters, space, tab and obs-text; no CR, LF, NUL
-# or other controls (RFC 9110 §5.5).
-_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+# Statuses whose responses have no body (RFC 9110 §6.4.1): 1xx (and anything
+# below 200), 204 and 304; nor has the response to HEAD.
+NO_BODY = frozenset(range(200)) | {204, 304}
+# Of those, the ones that carry no Content-Length either (§8.6): a 304 may
+# carry the length of the representation a GET would get.
+NO_LENGTH = NO_BODY - {304}
+
+# Regex sources (str; ``.encode()`` gives the bytes pattern): a field name is
+# a token (RFC 9110 §5.6.2); a field value (§5.5), like a reason phrase
+# (RFC 9112 §4), is visible characters, space, tab and obs-text: no CR, LF,
+# NUL or other controls.
+TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+FIELD_VALUE = r"[\t\x20-\x7e\x80-\xff]*"
+_HEADER_LINES = r"(?:" + TOKEN + ": " + FIELD_VALUE + r"\r\n)*"
+
+TOKEN_RE = re.compile(TOKEN)  # str names (WSGI)
+_TOKEN_BYTES = re.compile(TOKEN.encode())
+_VALUE_BYTES = re.compile(FIELD_VALUE.encode())
+# A whole block of "name: value\r\n" lines: one fullmatch checks every
+# header (str for WSGI, latin-1 text; bytes for ASGI). A CR or LF inside a
+# value can still make a valid-looking line: callers compare the count of
+# line ends with the count of headers.
+HEADER_LINES_RE = re.compile(_HEADER_LINES)
+HEADER_BLOCK_RE = re.compile(_HEADER_LINES.encode())
 
 _status_lines: Dict[int, bytes] = {}
 
@@ -79,43 +110,33 @@ def status_line(code: int) -> bytes:
     return line
 
 
-def body_allowed(code: int, method_is_head: bool) -> bool:
-    """False when the response has no body (RFC 9110 §6.4.1): HEAD, 1xx,
-    204 and 304. 1xx/204/304 also get no Content-Length added (§8.6)."""
-    return not (method_is_head or code < 200 or code == 204 or code == 304)
-
-
 def header_name_error(name: bytes) -> Optional[str]:
     """Why ``name`` cannot be sent as a field name, or None."""
-    if not name or _BAD_NAME.search(name):
+    if _TOKEN_BYTES.fullmatch(name) is None:
         return f"invalid HTTP header name {name!r}"
     return None
 
 
 def header_value_error(value: bytes) -> Optional[str]:
     """Why ``value`` cannot be sent as a field value (CR, LF, NUL, controls), or None."""
-    if _BAD_VALUE.search(value):
+    if _VALUE_BYTES.fullmatch(value) is None:
         return f"invalid HTTP header value {value!r}"
     return None
 
 
-def connection_tokens(value: Optional[str]) -> Tuple[str, ...]:
-    """Lower-cased tokens of a Connection header value (``None``: none)."""
-    if not value:
-        return ()
-    return tuple(t.strip().lower() for t in value.split(","))
+def connection_tokens(value: str) -> List[str]:
+    """Lower-cased tokens of a Connection header value."""
+    return [t.strip().lower() for t in value.split(",")]
 
 
-def keep_alive(http10: bool, connection: Optional[str]) -> bool:
+def keep_alive(http10: bool, tokens: Collection[str]) -> bool:
     """Whether the connection may stay open after the response (RFC 9112
-    §9.3): HTTP/1.1 unless the client sent ``Connection: close``; HTTP/1.0
-    only when it asked for ``keep-alive``."""
-    tokens = connection_tokens(connection)
+    §9.3), given the request's Connection ``tokens``: HTTP/1.1 unless the
+    client sent ``close``; HTTP/1.0 only when it asked for ``keep-alive``.
+    (No Connection header: HTTP/1.1 stays open, HTTP/1.0 closes.)"""
     if "close" in tokens:
         return False
-    if http10:
-        return "keep-alive" in tokens
-    return True
+    return not http10 or "keep-alive" in tokens
 
 
 def origin_path(target: str) -> str:
@@ -131,14 +152,19 @@ def origin_path(target: str) -> str:
     return target
 
 
+# The two adapters decode the path differently, as their references do.
+
+
 def decode_path(raw_path: bytes) -> str:
-    """Percent-decode a path as uvicorn does (``unquote`` of the ASCII
-    target): escapes that are not UTF-8 become U+FFFD, never lone
+    """ASGI ``path``: percent-decode as uvicorn does (``unquote`` of the
+    ASCII target): escapes that are not UTF-8 become U+FFFD, never lone
     surrogates, so the str can always be encoded. Raw non-ASCII bytes, which
     uvicorn refuses, are read as UTF-8 the same way."""
     return unquote(raw_path.decode("utf-8", "replace"))
 
 
-def chunk(data: bytes) -> bytes:
-    """One chunk of a chunked body (RFC 9112 §7.1); ``data`` must not be empty."""
-    return b"%x\r\n%s\r\n" % (len(data), data)
+def decode_path_latin1(path: str) -> str:
+    """WSGI ``PATH_INFO`` (PEP 3333): the percent-decoded bytes of the
+    engine's target text (UTF-8, surrogateescape), one latin-1 character
+    each."""
+    return unquote_to_bytes(path.encode("utf-8", "surrogateescape")).decode("latin-1")

@@ -38,13 +38,14 @@ import logging
 import signal
 import sys
 import traceback
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Union
 
 from . import _mongoose as _native
 from ._asgi_http import HTTPCycle, request_parts
 from ._asgi_lifespan import Lifespan, LifespanFailed
 from ._asgi_ws import WSCycle
 from ._gopy import pybind as _go
+from ._http_adapter import connection_tokens, keep_alive, status_line
 from ._loop import LoopDriver
 from ._manager import LIMITS, Manager
 
@@ -60,7 +61,7 @@ _EAGER = sys.version_info >= (3, 12)  # asyncio.Task(..., eager_start=True)
 _LIMIT_NAMES = frozenset(name for name, _ in LIMITS)
 _DEFAULT_HIGH_WATER = dict(LIMITS)["send_high_water"]
 
-_BAD_UPGRADE = (b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: 32\r\n"
+_BAD_UPGRADE = (status_line(400) + b"content-type: text/plain\r\ncontent-length: 32\r\n"
                 b"connection: close\r\n\r\nMissing Sec-WebSocket-Key header")
 
 _EV_HTTP_MSG = _native.MG_EV_HTTP_MSG
@@ -308,19 +309,19 @@ class ASGIServer:
         }
         connection = msg.header("Connection")
         if connection is not None:
-            tokens = [t.strip().lower() for t in connection.split(",")]
+            tokens = connection_tokens(connection)
             if "upgrade" in tokens and (msg.header("Upgrade") or "").lower() == "websocket":
                 self._on_upgrade(state, scope, msg)
                 return
-            keep_alive = "close" not in tokens and (not http10 or "keep-alive" in tokens)
+            stay = keep_alive(http10, tokens)
         else:
-            keep_alive = not http10
+            stay = not http10  # keep_alive(http10, ()) without the call
         if self._closing:
-            keep_alive = False
+            stay = False
         cycle = HTTPCycle(self, state, scope, msg.body_bytes, scope["method"] == "HEAD",
-                          keep_alive, http10)
+                          stay, http10)
         state.cycle = cycle
-        self._start(self._run_http(cycle))
+        self._start(self._run(cycle))
 
     def _on_upgrade(self, state: _ConnState, scope: Dict[str, Any], msg: Any) -> None:
         scope["type"] = "websocket"
@@ -336,7 +337,7 @@ class ASGIServer:
             return
         cycle = WSCycle(self, state, scope, key)
         state.cycle = cycle
-        self._start(self._run_ws(cycle))
+        self._start(self._run(cycle))
 
     def _start(self, coro: Any) -> None:
         if _EAGER:
@@ -353,7 +354,8 @@ class ASGIServer:
         if self._idle is not None and not self._busy():
             self._idle.set()
 
-    async def _run_http(self, cycle: HTTPCycle) -> None:
+    async def _run(self, cycle: Union[HTTPCycle, WSCycle]) -> None:
+        """Run the application on one HTTP request or WebSocket session."""
         try:
             result = await self.app(cycle.scope, cycle.receive, cycle.send)
         except BaseException as exc:  # noqa: BLE001
@@ -368,24 +370,8 @@ class ASGIServer:
         problem = cycle.app_returned()
         if problem is not None:
             logger.error(problem)
-        elif result is not None:
+        elif result is not None and type(cycle) is HTTPCycle:
             logger.error("ASGI callable should return None, but returned %r.", result)
-
-    async def _run_ws(self, cycle: WSCycle) -> None:
-        try:
-            await self.app(cycle.scope, cycle.receive, cycle.send)
-        except BaseException as exc:  # noqa: BLE001
-            if isinstance(exc, asyncio.CancelledError):
-                cycle.app_failed()
-                raise
-            self._report(exc)
-            cycle.app_failed()
-            if not isinstance(exc, Exception):
-                raise
-            return
-        problem = cycle.app_returned()
-        if problem is not None:
-            logger.error(problem)
 
     def _report(self, exc: BaseException) -> None:
         if self._error_handler is not None and isinstance(exc, Exception):

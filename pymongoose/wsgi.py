@@ -41,10 +41,12 @@ import traceback
 from collections import deque
 from email.utils import formatdate
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
-from urllib.parse import unquote_to_bytes
 
 from . import _mongoose as _native
 from ._gopy import pybind as _go
+from ._http_adapter import (CHUNK, FIELD_VALUE, HEADER_LINES_RE, LAST_CHUNK, NO_BODY, NO_LENGTH,
+                            TOKEN_RE, connection_tokens, decode_path_latin1, header_value_error,
+                            keep_alive, origin_path, status_line)
 from ._manager import LIMITS, Manager
 
 __all__ = ["WSGIServer", "serve", "FileWrapper"]
@@ -65,11 +67,7 @@ _LOG_LEVELS = {"critical": 50, "error": 40, "warning": 30, "info": 20, "debug": 
 
 # PEP 3333 status: three digits, then optionally a space and a reason phrase
 # (latin-1 text without control characters).
-_STATUS_RE = re.compile(r"[0-9]{3}(?: [\t\x20-\x7e\x80-\xff]*)?")
-# The header lines "name: value\r\n" the application's headers make: names
-# are RFC 9110 tokens, values latin-1 text without CR, LF or NUL.
-_HEADER_LINES_RE = re.compile(r"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+: [\t\x20-\x7e\x80-\xff]*\r\n)*")
-_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_STATUS_RE = re.compile(r"[0-9]{3}(?: " + FIELD_VALUE + ")?")
 
 # Response headers that belong to the connection, not to the application
 # (PEP 3333 forbids hop-by-hop headers): the server frames the response.
@@ -131,32 +129,6 @@ def _latin1(s: str) -> str:
     return s.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
-def _target_path(uri: str) -> str:
-    """The path of a request target: the target itself in origin form; for
-    an absolute-form target (``http://host:port/p``, RFC 9112 §3.2.2) the
-    part after the authority, ``/`` when it has none."""
-    if uri[:1] == "/" or uri == "*":
-        return uri
-    scheme_end = uri.find("://")
-    if scheme_end < 0:
-        return uri
-    slash = uri.find("/", scheme_end + 3)
-    return uri[slash:] if slash >= 0 else "/"
-
-
-def _path_info(path: str) -> str:
-    """Percent-decoded path as a PEP 3333 native (latin-1) string."""
-    if "%" not in path and path.isascii():
-        return path
-    return unquote_to_bytes(path.encode("utf-8", "surrogateescape")).decode("latin-1")
-
-
-def _connection_tokens(value: str) -> Tuple[bool, bool]:
-    """(close, keep-alive) named in a Connection header value."""
-    tokens = [t.strip().lower() for t in value.split(",")]
-    return "close" in tokens, "keep-alive" in tokens
-
-
 # -- response side -----------------------------------------------------
 
 
@@ -171,13 +143,14 @@ def _check_headers(headers: Any) -> None:
         name, value = item
         if type(name) is not str or type(value) is not str:
             raise TypeError(f"WSGI response header names and values must be str: {item!r}")
-        if not _TOKEN_RE.fullmatch(name):
+        if not TOKEN_RE.fullmatch(name):
             raise ValueError(f"invalid WSGI response header name {name!r}")
-        for ch in value:
-            if ord(ch) > 0xFF:
-                raise ValueError(f"WSGI response header {name!r} has a value outside latin-1")
-            if ch in "\r\n\0" or (ord(ch) < 0x20 and ch != "\t") or ch == "\x7f":
-                raise ValueError(f"WSGI response header {name!r} has a control character in its value")
+        try:
+            raw = value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise ValueError(f"WSGI response header {name!r} has a value outside latin-1") from None
+        if header_value_error(raw):
+            raise ValueError(f"WSGI response header {name!r} has a control character in its value")
     raise ValueError("invalid WSGI response headers")
 
 
@@ -191,7 +164,7 @@ def _sift_headers(text: str) -> Tuple[str, bool]:
         lname = name.lower()
         if lname in _HOP_HEADERS:
             if lname == "connection":
-                close = close or _connection_tokens(value)[0]
+                close = close or "close" in connection_tokens(value)
             continue
         kept.append(line + "\r\n")
     return "".join(kept), close
@@ -222,8 +195,15 @@ def _content_length(text: str, low: str) -> int:
     return int(value)
 
 
-_ERROR_500 = (b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\n"
-              b"Content-Length: 21\r\n")
+def _yielded_bytes(block: Any) -> bytes:
+    """A block the application yielded that is not ``bytes``: a bytes-like
+    copy, or TypeError (str included: PEP 3333 wants bytes)."""
+    if isinstance(block, str) or not isinstance(block, (bytes, bytearray, memoryview)):
+        raise TypeError(f"WSGI application yielded {type(block).__name__}, not bytes")
+    return bytes(block)
+
+
+_ERROR_500 = status_line(500) + b"Content-Type: text/plain\r\nContent-Length: 21\r\n"
 _BODY_500 = b"\r\nInternal Server Error"
 
 # Framing modes of a response body.
@@ -241,7 +221,8 @@ class _Head:
     (hop-by-hop lines dropped, latin-1 bytes), the application's
     Content-Length, whether it asked to close, whether it set Date."""
 
-    __slots__ = ("code", "prefix", "text", "status", "app_len", "app_close", "has_date")
+    __slots__ = ("code", "prefix", "text", "status", "app_len", "app_close", "has_date",
+                 "no_body", "no_length")
 
     def __init__(self, status: Any, headers: Any) -> None:
         if type(status) is not str:
@@ -253,7 +234,7 @@ class _Head:
         except (TypeError, ValueError):
             _check_headers(headers)
             raise
-        if text.count("\n") != len(headers) or not _HEADER_LINES_RE.fullmatch(text):
+        if text.count("\n") != len(headers) or not HEADER_LINES_RE.fullmatch(text):
             _check_headers(headers)  # raises: CR/LF inside a field, a bad name or value
         low = "\n" + text.lower()
         self.app_len = _content_length(text, low) if "\ncontent-length:" in low else None
@@ -261,7 +242,9 @@ class _Head:
         if "\nconnection:" in low or "\ntransfer-encoding:" in low or "\nkeep-alive:" in low:
             text, self.app_close = _sift_headers(text)
         self.has_date = "\ndate:" in low
-        self.code = int(status[:3])
+        self.code = code = int(status[:3])
+        self.no_body = code in NO_BODY
+        self.no_length = code in NO_LENGTH
         self.status = status
         self.text = text
         self.prefix = ("HTTP/1.1 " + status + "\r\n" + text).encode("latin-1")
@@ -349,22 +332,21 @@ class _Exchange:
         """The response head; ``known`` is the body length when the whole
         body is known already (then a missing Content-Length is added)."""
         plan = self.plan
-        code = plan.code
         app_len = plan.app_len
         prefix = plan.prefix
         if plan.app_close:
             self.close = True
         extra = b""
-        if code < 200 or code == 204:  # no body, no Content-Length (RFC 9110 §8.6)
+        if plan.no_length:  # 1xx, 204: no body, no Content-Length
             if app_len is not None:
                 text = _drop_lines(plan.text, "content-length")
                 prefix = ("HTTP/1.1 " + plan.status + "\r\n" + text).encode("latin-1")
             self.mode = _NONE
-            if code < 200:
+            if plan.code < 200:
                 self.close = True  # a final 1xx would leave the client waiting for more
-        elif self.is_head or code == 304:  # the GET's Content-Length, no body
+        elif self.is_head or plan.no_body:  # no body; HEAD: the GET's Content-Length
             self.mode = _NONE
-            if app_len is None and known is not None and code != 304:
+            if app_len is None and known is not None and not plan.no_body:
                 extra = b"Content-Length: %d\r\n" % known
         elif app_len is not None:
             self.mode = _LENGTH
@@ -403,7 +385,7 @@ class _Exchange:
             self.left = left - len(data)
             return data
         if mode == _CHUNKED:
-            return b"%x\r\n" % len(data) + data + b"\r\n"
+            return CHUNK % (len(data), data)
         if mode == _RAW:
             return data
         return b""
@@ -424,8 +406,11 @@ class _Exchange:
         elif out:
             self.emit(out, False)
 
-    def whole(self, body: bytes) -> None:
-        """The application's whole body, known at once (a list result)."""
+    def whole(self, result: List[bytes]) -> None:
+        """The application's whole body, known at once: its list result."""
+        body = result[0] if len(result) == 1 else b"".join(result)
+        if type(body) is not bytes:
+            raise TypeError(f"WSGI application returned {type(body).__name__}, not bytes")
         if self.committed:
             if body:
                 self.block(body)
@@ -454,12 +439,12 @@ class _Exchange:
         if self.ended:
             return
         if not self.committed:
-            self.whole(b"")
+            self.whole([])
             return
         self.ended = True
         mode = self.mode
         if mode == _CHUNKED:
-            self.emit(b"0\r\n\r\n", True)
+            self.emit(LAST_CHUNK, True)
         else:
             if mode == _LENGTH and self.left > 0:
                 self.close = True  # shorter than its Content-Length
@@ -902,9 +887,9 @@ class WSGIServer:
         env["SERVER_PROTOCOL"] = proto = msg.proto
         path = msg.uri
         if path[:1] != "/":
-            path = _target_path(path)
+            path = origin_path(path)
         if "%" in path or not path.isascii():
-            path = _path_info(path)
+            path = decode_path_latin1(path)
         root = self.root_path
         if root and (path == root or path.startswith(root + "/")):
             path = path[len(root):]
@@ -932,11 +917,8 @@ class WSGIServer:
             env["CONTENT_LENGTH"] = str(len(body))
         http10 = proto != "HTTP/1.1"
         connection = env.get("HTTP_CONNECTION")
-        if connection is None:
-            close = http10
-        else:
-            asked_close, asked_keep = _connection_tokens(connection)
-            close = asked_close or http10 and not asked_keep
+        # no Connection header: keep_alive(http10, ()), i.e. HTTP/1.0 closes (spares two calls)
+        close = http10 if connection is None else not keep_alive(http10, connection_tokens(connection))
         ex = _Exchange(self, conn, cid)
         if method == "HEAD":
             ex.is_head = True
@@ -957,10 +939,7 @@ class WSGIServer:
         try:
             result = self.app(env, ex.start_response)
             if type(result) is list and ex.status is not None and not ex.committed:
-                body = result[0] if len(result) == 1 else b"".join(result)
-                if type(body) is not bytes:
-                    raise TypeError(f"WSGI application returned {type(body).__name__}, not bytes")
-                ex.whole(body)
+                ex.whole(result)
             else:
                 it = iter(result)
                 if self._pull(ex, it, self._high):
@@ -986,9 +965,7 @@ class WSGIServer:
         size = 0
         for chunk in it:
             if type(chunk) is not bytes:
-                if isinstance(chunk, str) or not isinstance(chunk, (bytes, bytearray, memoryview)):
-                    raise TypeError(f"WSGI application yielded {type(chunk).__name__}, not bytes")
-                chunk = bytes(chunk)
+                chunk = _yielded_bytes(chunk)
             if not chunk:
                 continue
             if ex.status is None:
@@ -1121,20 +1098,9 @@ class WSGIServer:
         try:
             result = self.app(env, ex.start_response)
             if type(result) is list and ex.status is not None and not ex.committed:
-                body = result[0] if len(result) == 1 else b"".join(result)
-                if type(body) is not bytes:
-                    raise TypeError(f"WSGI application returned {type(body).__name__}, not bytes")
-                ex.whole(body)
+                ex.whole(result)
             else:
-                for chunk in result:
-                    if type(chunk) is not bytes:
-                        if isinstance(chunk, str) or not isinstance(chunk, (bytes, bytearray, memoryview)):
-                            raise TypeError(f"WSGI application yielded {type(chunk).__name__}, not bytes")
-                        chunk = bytes(chunk)
-                    if chunk:
-                        if ex.status is None:
-                            raise AssertionError("application yielded data before start_response()")
-                        ex.block(chunk)
+                self._pull(ex, iter(result), sys.maxsize)  # a worker waits for room in _post
                 if ex.status is None:
                     raise AssertionError("application returned without calling start_response()")
                 ex.finish()
