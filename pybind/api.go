@@ -95,7 +95,14 @@ func CloseManager(mid int64) (done bool, err error) {
 	if pm == nil {
 		return true, nil
 	}
+	if pm.closing {
+		// A handler closes the Manager while this close delivers its
+		// MG_EV_CLOSE: the close further up the stack finishes the job.
+		return false, nil
+	}
+	pm.closing = true
 	pm.m.Close()
+	pm.closing = false
 	if pm.m.Closed() && !pm.m.InProcess() {
 		pm.free()
 		return true, nil
