@@ -238,9 +238,9 @@ static PyObject *core_poll(CoreObject *c, PyObject *arg) {
         PyErr_SetString(PyExc_RuntimeError, "Manager has been freed");
         return NULL;
     }
-    if (check_owner(c, "Manager.poll()") < 0)
+    if (!c->polling && check_owner(c, "Manager.poll()") < 0) /* another thread is in a cold call */
         return NULL;
-    if (c->polling) {
+    if (c->busy) { /* re-entered from a handler, or concurrent: cymongoose 0.2's message */
         PyErr_SetString(PyExc_RuntimeError,
                         "poll() is not reentrant and must not be called concurrently. "
                         "Use AsyncManager for multi-threaded access.");
