@@ -5,7 +5,7 @@ PY_INCLUDE := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths(
 export CGO_CFLAGS := -I$(PY_INCLUDE) -O2
 export CGO_LDFLAGS_ALLOW := .*
 
-.PHONY: install install-test demo test test-go test-py fuzz fuzz-long bench vet wheel sdist clean
+.PHONY: install install-test demo test test-go test-py test-debug fuzz fuzz-long fuzz-py bench vet wheel sdist clean
 
 install:
 	$(PYTHON) -m pip install .
@@ -50,11 +50,24 @@ fuzz:
 # the last "execs:" line of each target is its count.
 fuzz-long:
 	$(MAKE) fuzz FUZZ_TIME=10000000x
+	$(MAKE) fuzz-py FUZZ_PY_SECONDS=1800
+
+# The Python API fuzzer (tests/test_api_fuzz.py) for FUZZ_PY_SECONDS; a
+# finding prints the seed that replays it.
+FUZZ_PY_SECONDS ?= 300
+fuzz-py:
+	cd tests && $(PYTHON) test_api_fuzz.py --seconds $(FUZZ_PY_SECONDS) --first-seed $$(od -An -N4 -tu4 /dev/urandom)
 
 # pytest runs from tests/ so that `import pymongoose` finds the installed
 # package, not the source directory (which has no compiled extension).
 test-py:
 	cd tests && $(PYTHON) -m pytest -q -p no:cacheprovider
+
+# The Python suite with CPython's and cgo's runtime checks on: dev mode,
+# the debug allocator (buffer overruns, use after free, API misuse) and
+# cgo's pointer-passing checks.
+test-debug:
+	cd tests && PYTHONMALLOC=debug GODEBUG=cgocheck=1 $(PYTHON) -X dev -m pytest -q -p no:cacheprovider
 
 # A platform wheel for this interpreter (installs without Go), and the sdist.
 # For another CPython, run it with that interpreter: make wheel PYTHON=python3.12

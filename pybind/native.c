@@ -352,15 +352,15 @@ static PyObject *core_timer_new(CoreObject *c, PyObject *cb) {
  * RuntimeError naming the call when another thread is. For the cold calls
  * of _manager.py, whose gopy wrappers let the GIL go. */
 static PyObject *core_enter_py(CoreObject *c, PyObject *name) {
-    if (!PyUnicode_Check(name)) {
-        PyErr_SetString(PyExc_TypeError, "enter() needs the name of the call");
+    const char *n = PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+    if (!n) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "enter() needs the name of the call");
         return NULL;
     }
     CHECK_FORK(NULL);
-    if (c->busy && c->owner != PyThread_get_thread_ident()) {
-        PyErr_Format(PyExc_RuntimeError, THREAD_MSG, PyUnicode_AsUTF8(name), c->owner);
+    if (check_owner(c, n) < 0)
         return NULL;
-    }
     core_enter(c);
     Py_RETURN_NONE;
 }
