@@ -950,9 +950,14 @@ static PyObject *conn_send(ConnObject *cn, PyObject *data) {
         CHECK_FORK(NULL);
         return closed_error();
     }
+    long long mid = CONN_MID(cn);
+    if (mid == 0 && PyErr_Occurred()) { /* another thread is inside: its pending exception stays */
+        Py_DECREF(b);
+        return NULL;
+    }
     CoreObject *c = cn->core;
     Py_XINCREF(c);
-    int rc = pmg_conn_send(CONN_MID(cn), cn->id, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
+    int rc = pmg_conn_send(mid, cn->id, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
     Py_DECREF(b);
     PyObject *r = NULL;
     if (rc == -1)

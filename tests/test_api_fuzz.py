@@ -425,7 +425,8 @@ class Driver:
         elif in_handler and not (isinstance(res, str) and ("another thread" in res and res.startswith(name)
                                                             or "not reentrant" in res and name == "Manager.poll()")):
             if not (isinstance(res, str) and ("closed" in res or "freed" in res)):
-                self.note(f"{name} from another thread while inside: {res!r}")
+                self.note(f"{name} from another thread while inside: {res!r} (on {c!r}, in_close="
+                          f"{c.is_closing}, owner {self.mgr._core.owner}, me {threading.get_ident()})")
         if name == "Connection.send()" and res is None and c in self.peer_of:
             self.unverifiable.add(c)
 
