@@ -65,9 +65,9 @@ test-py:
 
 # The Python suite with CPython's and cgo's runtime checks on: dev mode,
 # the debug allocator (buffer overruns, use after free, API misuse) and
-# cgo's pointer-passing checks.
+# cgo's pointer-passing checks (PYTHONDEVMODE: the subprocesses of the crash tests too).
 test-debug:
-	cd tests && PYTHONMALLOC=debug GODEBUG=cgocheck=1 $(PYTHON) -X dev -m pytest -q -p no:cacheprovider
+	cd tests && PYTHONDEVMODE=1 PYTHONMALLOC=debug GODEBUG=cgocheck=1 $(PYTHON) -X dev -m pytest -q -p no:cacheprovider
 
 # A platform wheel for this interpreter (installs without Go), and the sdist.
 # For another CPython, run it with that interpreter: make wheel PYTHON=python3.12
