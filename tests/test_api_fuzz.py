@@ -264,10 +264,11 @@ class Driver:
         return self.pm.Connection()  # a closed wrapper
 
     def do_send(self, c, data):
-        before = c.is_draining
+        # None (refused: another thread is inside) counts as draining
+        before = self.expect(lambda: c.is_draining or c.is_udp, RuntimeError) is not False
         ok = self.expect(lambda: (c.send(data), True)[1], RuntimeError)
         if ok:  # recorded before MG_EV_ACCEPT maps c to its peer too
-            if before or c.is_udp:
+            if before:
                 self.unverifiable.add(c)
             self.sent[c] = self.sent.get(c, b"") + (data.encode() if isinstance(data, str) else bytes(data))
 
@@ -278,7 +279,7 @@ class Driver:
             ("send", 12), ("drain", 5), ("close", 3), ("error", 1), ("reply", 2), ("getters", 4),
             ("recv_data", 2), ("set_handler", 2), ("timer_add", 4), ("timer_cancel", 2), ("wakeup", 3),
             ("listen", 2), ("connect", 3), ("peer", 4), ("raise", 2), ("keyboard", 1), ("nested_poll", 1),
-            ("thread_call", 2), ("thread_wakeup", 1), ("mgr_close", 0.15), ("tls", 1), ("poll", 0 if in_handler else 6),
+            ("thread_call", 2), ("thread_wakeup", 1), ("mgr_close", 0.15), ("thread_close", 0.1), ("tls", 1), ("poll", 0 if in_handler else 6),
         ]
         names, weights = zip(*actions)
         a = rng.choices(names, weights)[0]
@@ -325,8 +326,9 @@ class Driver:
             url = {"tcp": "tcp://127.0.0.1:0", "http": "http://127.0.0.1:0", "udp": "udp://127.0.0.1:0",
                    "https": "http://127.0.0.1:0"}[kind]
             lst = self.expect(lambda: mgr.listen(url), RuntimeError)
-            if lst is not None and lst.id:
-                self.listeners[kind] = lst.local_addr[1]
+            addr = lst is not None and self.expect(lambda: lst.local_addr, RuntimeError)
+            if addr:
+                self.listeners[kind] = addr[1]
                 if kind == "https":
                     self.expect(lambda: lst.tls_init(pm.TlsOpts(cert=self.cert[0], key=self.cert[1])),
                                 RuntimeError)
@@ -374,6 +376,22 @@ class Driver:
                 t.join()
             else:
                 self.bg_threads.append(t)
+        elif a == "thread_close":
+            # Manager.close() from another thread while this one goes on: it
+            # interrupts the running poll() and waits for this thread to leave.
+            self.unverifiable.update(self.live)
+
+            def close():
+                try:
+                    mgr.close()
+                except KeyboardInterrupt:  # from an MG_EV_CLOSE handler, on purpose
+                    pass
+                except Exception as e:  # noqa: BLE001
+                    self.note(f"Manager.close() from another thread raised {e!r}")
+
+            t = threading.Thread(target=close)
+            t.start()
+            self.bg_threads.append(t)
         elif a == "mgr_close":
             self.unverifiable.update(self.live)
             self.expect(mgr.close, RuntimeError)
@@ -420,13 +438,13 @@ class Driver:
         res = out[0]
         if isinstance(res, Exception):
             self.note(f"{name} from another thread raised {res!r}")
-        elif res is None and (c.id == 0 or c in self.closed or c.is_closing):
+        elif res is None and (c.id == 0 or c in self.closed or self.expect(lambda: c.is_closing, RuntimeError)):
             pass  # a closed wrapper (or one in its MG_EV_CLOSE) does not reach the engine
         elif in_handler and not (isinstance(res, str) and ("another thread" in res and res.startswith(name)
                                                             or "not reentrant" in res and name == "Manager.poll()")):
             if not (isinstance(res, str) and ("closed" in res or "freed" in res)):
                 self.note(f"{name} from another thread while inside: {res!r} (on {c!r}, in_close="
-                          f"{c.is_closing}, owner {self.mgr._core.owner}, me {threading.get_ident()})")
+                          f"{self.expect(lambda: c.is_closing, RuntimeError)}, owner {self.mgr._core.owner}, me {threading.get_ident()})")
         if name == "Connection.send()" and res is None and c in self.peer_of:
             self.unverifiable.add(c)
 
@@ -521,7 +539,11 @@ class Driver:
             if all(c in self.closed for c in self.drained):
                 break
         for t in self.bg_threads:
-            t.join()
+            t.join(30)
+            if t.is_alive():
+                self.note("a thread calling the Manager hung")
+                faulthandler.dump_traceback()
+                os._exit(3)
         try:
             self.mgr.close()
         except KeyboardInterrupt:
