@@ -580,6 +580,7 @@ int pmg_dispatch(PyObject *core, PyObject *conn, int ev, int kind,
      * existed, also when a gopy wrapper let the GIL go. */
     PyGILState_STATE st = PyGILState_Ensure();
     CoreObject *c = (CoreObject *)core;
+    Py_INCREF(c); /* a handler may drop the last other reference */
     core_enter(c);
     ConnObject *cn = (ConnObject *)conn;
     int rc = PMG_OK;
@@ -639,6 +640,7 @@ int pmg_dispatch(PyObject *core, PyObject *conn, int ev, int kind,
     }
     Py_DECREF(cn);
     core_leave(c);
+    Py_DECREF(c);
     PyGILState_Release(st);
     return rc;
 }
@@ -654,6 +656,7 @@ long long pmg_dispatch_polls(PyObject *core, uintptr_t *conns, int n, const uint
      * existed, also when a gopy wrapper let the GIL go. */
     PyGILState_STATE st = PyGILState_Ensure();
     CoreObject *c = (CoreObject *)core;
+    Py_INCREF(c); /* a handler may drop the last other reference */
     core_enter(c);
     PyObject *evo = PyLong_FromLong(2); /* MG_EV_POLL: a cached small int, cannot fail */
     int i, rc = PMG_OK;
@@ -683,6 +686,7 @@ long long pmg_dispatch_polls(PyObject *core, uintptr_t *conns, int n, const uint
         Py_XDECREF((PyObject *)conns[j]);
     Py_DECREF(evo);
     core_leave(c);
+    Py_DECREF(c);
     PyGILState_Release(st);
     return (long long)i << 2 | rc;
 }
@@ -692,6 +696,7 @@ int pmg_timer_fire(PyObject *core, long long key, int last) {
      * existed, also when a gopy wrapper let the GIL go. */
     PyGILState_STATE st = PyGILState_Ensure();
     CoreObject *c = (CoreObject *)core;
+    Py_INCREF(c); /* a handler may drop the last other reference */
     core_enter(c);
     int rc = PMG_OK;
     PyObject *k = PyLong_FromLongLong(key);
@@ -713,6 +718,7 @@ int pmg_timer_fire(PyObject *core, long long key, int last) {
     }
     Py_XDECREF(k);
     core_leave(c);
+    Py_DECREF(c);
     PyGILState_Release(st);
     return rc;
 }
