@@ -238,9 +238,9 @@ class Manager(WsManagerMixin, MqttManagerMixin, NetManagerMixin):
     def close(self) -> None:
         """Close every connection (MG_EV_POLL then MG_EV_CLOSE, nothing
         flushed) and free the Manager. Idempotent, and safe from any thread.
-        From a handler the close happens at the end of the running poll()
-        (or of the call that ran the handler); from another thread it
-        interrupts the running poll() and waits for the thread inside the
+        From a handler run by poll() the close happens at the end of that
+        poll() (from one run by another call, at once); from another thread
+        it interrupts the running poll() and waits for the thread inside the
         Manager to leave it."""
         _native._check_fork()
         core = self._core
