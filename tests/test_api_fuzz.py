@@ -259,8 +259,9 @@ class Driver:
 
     # -- actions ---------------------------------------------------------
     def pick_conn(self):
-        if self.live and self.rng.random() < 0.95:
-            return self.rng.choice(self.live)
+        live = list(self.live)  # a closing thread's handlers change the list meanwhile
+        if live and self.rng.random() < 0.95:
+            return self.rng.choice(live)
         return self.pm.Connection()  # a closed wrapper
 
     def do_send(self, c, data):
