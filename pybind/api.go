@@ -95,14 +95,13 @@ func CloseManager(mid int64) (done bool, err error) {
 	if pm == nil {
 		return true, nil
 	}
-	if pm.closing {
-		// A handler closes the Manager while this close delivers its
-		// MG_EV_CLOSE: the close further up the stack finishes the job.
+	if pm.m.Closed() {
+		// A handler closes the Manager while a close further up the stack
+		// (this call's, or the one poll() deferred) delivers MG_EV_CLOSE:
+		// that close frees the Manager once it is done.
 		return false, nil
 	}
-	pm.closing = true
 	pm.m.Close()
-	pm.closing = false
 	if pm.m.Closed() && !pm.m.InProcess() {
 		pm.free()
 		return true, nil

@@ -22,7 +22,6 @@ type pyManager struct {
 	timers   map[int64]*core.Timer
 	spans    [C.PMG_SPAN_INTS]C.int32_t // reused for every HTTP event
 	polls    []uintptr                  // wrappers of a POLL run (pollBatch), reused
-	closing  bool                       // CloseManager is running (on the thread inside the Manager)
 }
 
 var (

@@ -139,6 +139,33 @@ def test_manager_close_from_handler_of_connection_close_outside_poll():
     assert out.strip() == "OK"
 
 
+def test_manager_close_from_close_handler_during_close_deferred_by_poll():
+    """Found by the API fuzzer (seed 209173): close() from a timer is
+    deferred to the end of poll(); an MG_EV_CLOSE handler of that close
+    calling close() again freed the Manager in the middle of it."""
+    out = run_py("""
+        from pymongoose import Manager, MG_EV_CLOSE
+        closes = []
+        def h(c, ev, d):
+            if ev == MG_EV_CLOSE:
+                closes.append(c)
+                mgr.close()
+        mgr = Manager(h)
+        for _ in range(3):
+            mgr.listen("tcp://127.0.0.1:0")
+        mgr.timer_add(0, mgr.close, run_now=True)
+        mgr.poll(0)
+        assert len(closes) == 3 and all(c.id == 0 for c in closes), closes
+        try:
+            mgr.poll(0)
+            raise SystemExit("poll() after close() did not raise")
+        except RuntimeError as e:
+            assert "freed" in str(e), e
+        print("OK")
+    """, timeout=30)
+    assert out.strip() == "OK"
+
+
 # -- 3. fork ----------------------------------------------------------------
 
 
