@@ -576,6 +576,8 @@ static void http_msg_invalidate(HttpMsgObject *m) {
 int pmg_dispatch(PyObject *core, PyObject *conn, int ev, int kind,
                  const char *p1, Py_ssize_t n1, const char *p2, Py_ssize_t n2,
                  const int32_t *spans, int nhdr, long long ival) {
+    if (!core) /* the Manager was freed by a handler further up the stack */
+        return PMG_OK;
     /* Not PyGILState_Check(): it answers 1 once a sub-interpreter has
      * existed, also when a gopy wrapper let the GIL go. */
     PyGILState_STATE st = PyGILState_Ensure();
@@ -652,6 +654,8 @@ int pmg_dispatch(PyObject *core, PyObject *conn, int ev, int kind,
  * *stop (it must finish that turn first). Returns (connections gone
  * through << 2) | result of the last handler. */
 long long pmg_dispatch_polls(PyObject *core, uintptr_t *conns, int n, const uint32_t *stop) {
+    if (!core) /* the Manager was freed by a handler further up the stack */
+        return (long long)n << 2 | PMG_OK;
     /* Not PyGILState_Check(): it answers 1 once a sub-interpreter has
      * existed, also when a gopy wrapper let the GIL go. */
     PyGILState_STATE st = PyGILState_Ensure();
@@ -692,6 +696,8 @@ long long pmg_dispatch_polls(PyObject *core, uintptr_t *conns, int n, const uint
 }
 
 int pmg_timer_fire(PyObject *core, long long key, int last) {
+    if (!core) /* the Manager was freed by a handler further up the stack */
+        return PMG_OK;
     /* Not PyGILState_Check(): it answers 1 once a sub-interpreter has
      * existed, also when a gopy wrapper let the GIL go. */
     PyGILState_STATE st = PyGILState_Ensure();
