@@ -5,7 +5,7 @@ PY_INCLUDE := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths(
 export CGO_CFLAGS := -I$(PY_INCLUDE) -O2
 export CGO_LDFLAGS_ALLOW := .*
 
-.PHONY: install install-test demo test test-go test-py test-debug fuzz fuzz-long fuzz-py bench vet wheel sdist clean
+.PHONY: install install-test demo test test-go test-py fuzz fuzz-long bench vet wheel sdist clean
 
 install:
 	$(PYTHON) -m pip install .
@@ -55,6 +55,7 @@ fuzz-long:
 # The Python API fuzzer (tests/test_api_fuzz.py) for FUZZ_PY_SECONDS; a
 # finding prints the seed that replays it.
 FUZZ_PY_SECONDS ?= 300
+.PHONY: fuzz-py
 fuzz-py:
 	cd tests && $(PYTHON) test_api_fuzz.py --seconds $(FUZZ_PY_SECONDS) --first-seed $$(od -An -N4 -tu4 /dev/urandom)
 
@@ -66,6 +67,7 @@ test-py:
 # The Python suite with CPython's and cgo's runtime checks on: dev mode,
 # the debug allocator (buffer overruns, use after free, API misuse) and
 # cgo's pointer-passing checks (PYTHONDEVMODE: the subprocesses of the crash tests too).
+.PHONY: test-debug
 test-debug:
 	cd tests && PYTHONDEVMODE=1 PYTHONMALLOC=debug GODEBUG=cgocheck=1 $(PYTHON) -X dev -m pytest -q -p no:cacheprovider
 
