@@ -72,11 +72,26 @@ fuzz:
 # the last "execs:" line of each target is its count.
 fuzz-long:
 	$(MAKE) fuzz FUZZ_TIME=10000000x
+	$(MAKE) fuzz-py FUZZ_PY_SECONDS=1800
+
+# The Python API fuzzer (tests/test_api_fuzz.py) for FUZZ_PY_SECONDS; a
+# finding prints the seed that replays it.
+FUZZ_PY_SECONDS ?= 300
+.PHONY: fuzz-py
+fuzz-py:
+	cd tests && $(PYTHON) test_api_fuzz.py --seconds $(FUZZ_PY_SECONDS) --first-seed $$(od -An -N4 -tu4 /dev/urandom)
 
 # pytest runs from tests/ so that `import pymongoose` finds the installed
 # package, not the source directory (which has no compiled extension).
 test-py:
 	cd tests && $(PYTHON) -m pytest -q -p no:cacheprovider
+
+# The Python suite with CPython's and cgo's runtime checks on: dev mode,
+# the debug allocator (buffer overruns, use after free, API misuse) and
+# cgo's pointer-passing checks (PYTHONDEVMODE: the subprocesses of the crash tests too).
+.PHONY: test-debug
+test-debug:
+	cd tests && PYTHONDEVMODE=1 PYTHONMALLOC=debug GODEBUG=cgocheck=1 $(PYTHON) -X dev -m pytest -q -p no:cacheprovider
 
 # A platform wheel for this interpreter (installs without Go), and the sdist.
 # For another CPython, run it with that interpreter: make wheel PYTHON=python3.12

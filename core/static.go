@@ -56,8 +56,8 @@ func ParseMessageHead(head []byte) (*HTTPMessage, bool) {
 // URI (§7.8): gzip variant, ETag/304, Range 206/416, HEAD, 404. The body
 // is streamed from disk during later iterations.
 func (c *Conn) ServeFile(hm *HTTPMessage, path string, o ServeOptions) {
-	if c.has(fClosed) || c.m == nil {
-		return
+	if c.has(fClosed) || c.has(fInClose) || c.m == nil {
+		return // the close has stopped transfers already: a file opened now would leak
 	}
 	c.serveFile(hm, path, "", "", o)
 }
@@ -66,8 +66,8 @@ func (c *Conn) ServeFile(hm *HTTPMessage, path string, o ServeOptions) {
 // "uri_prefix=directory" entries) and serves the file, an index file, a
 // directory listing, a redirect, 400 for unsafe paths, or 404 (§7.8).
 func (c *Conn) ServeDir(hm *HTTPMessage, rootDir string, o ServeOptions) {
-	if c.has(fClosed) || c.m == nil {
-		return
+	if c.has(fClosed) || c.has(fInClose) || c.m == nil {
+		return // the close has stopped transfers already: a file opened now would leak
 	}
 	uri := string(RequestPath(hm.URIBytes()))
 	prefix, dir, ok := pickRoot(rootDir, uri)

@@ -95,6 +95,12 @@ func CloseManager(mid int64) (done bool, err error) {
 	if pm == nil {
 		return true, nil
 	}
+	if pm.m.Closed() {
+		// A handler closes the Manager while a close further up the stack
+		// (this call's, or the one poll() deferred) delivers MG_EV_CLOSE:
+		// that close frees the Manager once it is done.
+		return false, nil
+	}
 	pm.m.Close()
 	if pm.m.Closed() && !pm.m.InProcess() {
 		pm.free()

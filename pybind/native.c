@@ -36,9 +36,61 @@ static void simple_msg_invalidate(PyObject *o);
     } while (0)
 
 static PyObject *closed_error(void) {
-    PyErr_SetString(PyExc_RuntimeError, "Connection has been closed");
+    if (!PyErr_Occurred()) /* else: pmg_conn_mid()'s foreign-thread error */
+        PyErr_SetString(PyExc_RuntimeError, "Connection has been closed");
     return NULL;
 }
+
+/* ------------------------------------------------------------------ */
+/* One thread at a time                                                 */
+
+static const char THREAD_MSG[] =
+    "%s was called from another thread while the Manager is in use by thread %lu; "
+    "only wakeup() and close() are safe from any thread";
+
+/* The public name of the call whose C function is fn (see CONN_MID). */
+static const char *public_name(const char *fn) {
+    static const struct {
+        const char *fn, *name;
+    } odd[] = {{"conn_info", "a Connection attribute"},
+               {"conn_copy", "Connection.recv_data()/send_data()"},
+               {"http_serve", "Connection.serve_file()/serve_dir()"},
+               {"mqtt_simple", "Connection.mqtt_ping()/mqtt_pong()/mqtt_disconnect()"}};
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
+        if (strcmp(fn, odd[i].fn) == 0)
+            return odd[i].name;
+    return NULL;
+}
+
+long long pmg_foreign_call(CoreObject *c, const char *fn) {
+    const char *name = public_name(fn);
+    if (name) {
+        PyErr_Format(PyExc_RuntimeError, THREAD_MSG, name, c->owner);
+    } else {
+        char buf[96];
+        snprintf(buf, sizeof buf, "Connection.%s()", strncmp(fn, "conn_", 5) == 0 ? fn + 5 : fn);
+        PyErr_Format(PyExc_RuntimeError, THREAD_MSG, buf, c->owner);
+    }
+    return 0;
+}
+
+/* -1 with the RuntimeError when another thread is inside the Manager. */
+static int check_owner(CoreObject *c, const char *name) {
+    if (c->busy && c->owner != PyThread_get_thread_ident()) {
+        PyErr_Format(PyExc_RuntimeError, THREAD_MSG, name, c->owner);
+        return -1;
+    }
+    return 0;
+}
+
+/* The calling thread is inside the Manager until core_leave(): handlers it
+ * runs there may let the GIL go, and another thread must not come in. */
+static inline void core_enter(CoreObject *c) {
+    if (c->busy++ == 0)
+        c->owner = PyThread_get_thread_ident();
+}
+
+static inline void core_leave(CoreObject *c) { c->busy--; }
 
 /* Shared with the other .c files of the extension (native.h). */
 PyObject *pmg_closed_error(void) { return closed_error(); }
@@ -186,7 +238,9 @@ static PyObject *core_poll(CoreObject *c, PyObject *arg) {
         PyErr_SetString(PyExc_RuntimeError, "Manager has been freed");
         return NULL;
     }
-    if (c->polling) {
+    if (!c->polling && check_owner(c, "Manager.poll()") < 0) /* another thread is in a cold call */
+        return NULL;
+    if (c->busy) { /* re-entered from a handler, or concurrent: cymongoose 0.2's message */
         PyErr_SetString(PyExc_RuntimeError,
                         "poll() is not reentrant and must not be called concurrently. "
                         "Use AsyncManager for multi-threaded access.");
@@ -195,7 +249,9 @@ static PyObject *core_poll(CoreObject *c, PyObject *arg) {
     c->polling = 1;
     c->poll_thread = PyThread_get_thread_ident();
     Py_INCREF(c);
+    core_enter(c);
     int rc = pmg_poll(c->mid, (int)t);
+    core_leave(c);
     c->polling = 0;
     PyObject *res = NULL;
     if (rc == 0) {
@@ -226,6 +282,8 @@ static PyObject *core_poll(CoreObject *c, PyObject *arg) {
  * passed (0: at once; -1: only when the descriptor is readable). */
 static PyObject *core_fileno(CoreObject *c, PyObject *unused) {
     CHECK_FORK(NULL);
+    if (check_owner(c, "Manager.fileno()") < 0)
+        return NULL;
     int fd = c->mid && !c->closing ? pmg_loop_fd(c->mid) : -1;
     if (fd < 0) {
         PyErr_SetString(PyExc_RuntimeError, "Manager has been freed");
@@ -236,6 +294,8 @@ static PyObject *core_fileno(CoreObject *c, PyObject *unused) {
 
 static PyObject *core_next_timeout(CoreObject *c, PyObject *unused) {
     CHECK_FORK(NULL);
+    if (check_owner(c, "Manager.next_timeout_ms()") < 0)
+        return NULL;
     long long ms = c->mid && !c->closing ? pmg_next_timeout(c->mid) : -2;
     if (ms < -1) {
         PyErr_SetString(PyExc_RuntimeError, "Manager has been freed");
@@ -248,6 +308,9 @@ static PyObject *core_next_timeout(CoreObject *c, PyObject *unused) {
  * MG_EV_CLOSE has been delivered, and finds them by id: no dict keyed by
  * id here, which would cost ~60 bytes per idle connection. */
 static PyObject *core_conn(CoreObject *c, PyObject *arg) {
+    CHECK_FORK(NULL);
+    if (check_owner(c, "Manager.conn()") < 0)
+        return NULL;
     unsigned long long id = PyLong_AsUnsignedLongLong(arg);
     if (id == (unsigned long long)-1 && PyErr_Occurred())
         return NULL;
@@ -260,6 +323,9 @@ static PyObject *core_conn(CoreObject *c, PyObject *arg) {
 }
 
 static PyObject *core_connections(CoreObject *c, PyObject *unused) {
+    CHECK_FORK(NULL);
+    if (check_owner(c, "Manager.connections") < 0)
+        return NULL;
     PyObject *list = PyList_New(0);
     if (!list || !c->mid)
         return list;
@@ -309,6 +375,33 @@ static PyObject *core_timer_new(CoreObject *c, PyObject *cb) {
     return r;
 }
 
+/* enter(name): the calling thread is inside the Manager until leave();
+ * RuntimeError naming the call when another thread is. For the cold calls
+ * of _manager.py, whose gopy wrappers let the GIL go. */
+static PyObject *core_enter_py(CoreObject *c, PyObject *name) {
+    const char *n = PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+    if (!n) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "enter() needs the name of the call");
+        return NULL;
+    }
+    CHECK_FORK(NULL);
+    if (check_owner(c, n) < 0)
+        return NULL;
+    core_enter(c);
+    Py_RETURN_NONE;
+}
+
+static PyObject *core_leave_py(CoreObject *c, PyObject *unused) {
+    if (c->busy > 0)
+        core_leave(c);
+    Py_RETURN_NONE;
+}
+
+static PyObject *core_get_owner(CoreObject *c, void *x) {
+    return PyLong_FromUnsignedLong(c->busy ? c->owner : 0);
+}
+
 static PyObject *core_get_polling(CoreObject *c, void *x) { return PyBool_FromLong(c->polling); }
 static PyObject *core_get_freed(CoreObject *c, void *x) { return PyBool_FromLong(c->mid == 0); }
 static PyObject *core_get_poll_thread(CoreObject *c, void *x) {
@@ -346,12 +439,15 @@ static PyMethodDef core_methods[] = {
     {"conn", (PyCFunction)core_conn, METH_O, NULL},
     {"connections", (PyCFunction)core_connections, METH_NOARGS, NULL},
     {"timer_new", (PyCFunction)core_timer_new, METH_O, NULL},
+    {"enter", (PyCFunction)core_enter_py, METH_O, NULL},
+    {"leave", (PyCFunction)core_leave_py, METH_NOARGS, NULL},
     {NULL}};
 
 static PyGetSetDef core_getset[] = {
     {"polling", (getter)core_get_polling, NULL, NULL, NULL},
     {"freed", (getter)core_get_freed, NULL, NULL, NULL},
     {"poll_thread", (getter)core_get_poll_thread, NULL, NULL, NULL},
+    {"owner", (getter)core_get_owner, NULL, "Thread id inside the Manager, 0 when none.", NULL},
     {"closing", (getter)core_get_closing, (setter)core_set_closing, NULL, NULL},
     {"handler", (getter)core_get_handler, (setter)core_set_handler, NULL, NULL},
     {"error_handler", (getter)core_get_error_handler, (setter)core_set_error_handler, NULL, NULL},
@@ -485,7 +581,10 @@ static int handle_error(CoreObject *c) {
             if (!PyErr_ExceptionMatches(PyExc_Exception))
                 goto propagate;
         }
-        PyErr_Print();
+        /* Through sys.excepthook, as threading.excepthook would print it,
+         * but not kept in sys.last_exc: it would keep the handler's frame
+         * (and its connection) alive. */
+        PyErr_PrintEx(0);
         return PMG_EXCEPTION;
     }
 propagate:
@@ -525,11 +624,14 @@ static void http_msg_invalidate(HttpMsgObject *m) {
 int pmg_dispatch(PyObject *core, PyObject *conn, int ev, int kind,
                  const char *p1, Py_ssize_t n1, const char *p2, Py_ssize_t n2,
                  const int32_t *spans, int nhdr, long long ival) {
-    int gil = PyGILState_Check();
-    PyGILState_STATE st;
-    if (!gil)
-        st = PyGILState_Ensure();
+    if (!core) /* the Manager was freed by a handler further up the stack */
+        return PMG_OK;
+    /* Not PyGILState_Check(): it answers 1 once a sub-interpreter has
+     * existed, also when a gopy wrapper let the GIL go. */
+    PyGILState_STATE st = PyGILState_Ensure();
     CoreObject *c = (CoreObject *)core;
+    Py_INCREF(c); /* a handler may drop the last other reference */
+    core_enter(c);
     ConnObject *cn = (ConnObject *)conn;
     int rc = PMG_OK;
     Py_INCREF(cn);
@@ -587,8 +689,9 @@ int pmg_dispatch(PyObject *core, PyObject *conn, int ev, int kind,
         conn_invalidate(cn);
     }
     Py_DECREF(cn);
-    if (!gil)
-        PyGILState_Release(st);
+    core_leave(c);
+    Py_DECREF(c);
+    PyGILState_Release(st);
     return rc;
 }
 
@@ -599,11 +702,14 @@ int pmg_dispatch(PyObject *core, PyObject *conn, int ev, int kind,
  * *stop (it must finish that turn first). Returns (connections gone
  * through << 2) | result of the last handler. */
 long long pmg_dispatch_polls(PyObject *core, uintptr_t *conns, int n, const uint32_t *stop) {
-    int gil = PyGILState_Check();
-    PyGILState_STATE st;
-    if (!gil)
-        st = PyGILState_Ensure();
+    if (!core) /* the Manager was freed by a handler further up the stack */
+        return (long long)n << 2 | PMG_OK;
+    /* Not PyGILState_Check(): it answers 1 once a sub-interpreter has
+     * existed, also when a gopy wrapper let the GIL go. */
+    PyGILState_STATE st = PyGILState_Ensure();
     CoreObject *c = (CoreObject *)core;
+    Py_INCREF(c); /* a handler may drop the last other reference */
+    core_enter(c);
     PyObject *evo = PyLong_FromLong(2); /* MG_EV_POLL: a cached small int, cannot fail */
     int i, rc = PMG_OK;
     /* Handlers may close (and so free) wrappers further on in the run. */
@@ -631,17 +737,21 @@ long long pmg_dispatch_polls(PyObject *core, uintptr_t *conns, int n, const uint
     for (int j = 0; j < n; j++)
         Py_XDECREF((PyObject *)conns[j]);
     Py_DECREF(evo);
-    if (!gil)
-        PyGILState_Release(st);
+    core_leave(c);
+    Py_DECREF(c);
+    PyGILState_Release(st);
     return (long long)i << 2 | rc;
 }
 
 int pmg_timer_fire(PyObject *core, long long key, int last) {
-    int gil = PyGILState_Check();
-    PyGILState_STATE st;
-    if (!gil)
-        st = PyGILState_Ensure();
+    if (!core) /* the Manager was freed by a handler further up the stack */
+        return PMG_OK;
+    /* Not PyGILState_Check(): it answers 1 once a sub-interpreter has
+     * existed, also when a gopy wrapper let the GIL go. */
+    PyGILState_STATE st = PyGILState_Ensure();
     CoreObject *c = (CoreObject *)core;
+    Py_INCREF(c); /* a handler may drop the last other reference */
+    core_enter(c);
     int rc = PMG_OK;
     PyObject *k = PyLong_FromLongLong(key);
     TimerObject *t = k ? (TimerObject *)PyDict_GetItemWithError(c->timers, k) : NULL;
@@ -661,8 +771,9 @@ int pmg_timer_fire(PyObject *core, long long key, int last) {
         PyErr_Clear();
     }
     Py_XDECREF(k);
-    if (!gil)
-        PyGILState_Release(st);
+    core_leave(c);
+    Py_DECREF(c);
+    PyGILState_Release(st);
     return rc;
 }
 
@@ -700,17 +811,24 @@ static PyObject *conn_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     return (PyObject *)cn;
 }
 
-/* Fills info; returns 0 when the wrapper is closed. */
+/* Fills info; returns 0 when the wrapper is closed, -1 with the
+ * RuntimeError when another thread is inside the Manager. */
 static int conn_info(ConnObject *cn, pmg_info *info) {
     memset(info, 0, sizeof(*info));
     if (cn->id == 0 || forked)
         return 0;
-    return pmg_conn_info(CONN_MID(cn), cn->id, info);
+    long long mid = CONN_MID(cn);
+    if (mid == 0 && PyErr_Occurred())
+        return -1;
+    return pmg_conn_info(mid, cn->id, info);
 }
 
 static PyObject *conn_flag(ConnObject *cn, unsigned int flag) {
     pmg_info info;
-    if (!conn_info(cn, &info)) {
+    int ok = conn_info(cn, &info);
+    if (ok < 0)
+        return NULL;
+    if (!ok) {
         if (cn->was && (flag & PMG_F_IDENTITY))
             return PyBool_FromLong((cn->was->info.flags & flag) != 0);
         return PyBool_FromLong(flag == PMG_F_CLOSING);
@@ -736,7 +854,8 @@ FLAG_GETTER(is_closing, PMG_F_CLOSING)
 #define LEN_GETTER(name)                                           \
     static PyObject *conn_get_##name(ConnObject *cn, void *x) {     \
         pmg_info info;                                             \
-        conn_info(cn, &info);                                      \
+        if (conn_info(cn, &info) < 0)                              \
+            return NULL;                                           \
         return PyLong_FromLongLong(info.name);                     \
     }
 LEN_GETTER(recv_len)
@@ -763,8 +882,9 @@ static PyObject *format_addr(const unsigned char *ip, int port, int v6) {
 
 /* The live connection's info, else what the closed one was; NULL if neither. */
 static const pmg_info *conn_addr_info(ConnObject *cn, pmg_info *info) {
-    if (conn_info(cn, info))
-        return info;
+    int ok = conn_info(cn, info);
+    if (ok)
+        return ok > 0 ? info : NULL;
     return cn->was ? &cn->was->info : NULL;
 }
 
@@ -772,7 +892,7 @@ static PyObject *conn_get_local_addr(ConnObject *cn, void *x) {
     pmg_info buf;
     const pmg_info *info = conn_addr_info(cn, &buf);
     if (!info)
-        Py_RETURN_NONE;
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
     return format_addr(info->local_ip, info->local_port, info->local_v6);
 }
 
@@ -780,7 +900,7 @@ static PyObject *conn_get_remote_addr(ConnObject *cn, void *x) {
     pmg_info buf;
     const pmg_info *info = conn_addr_info(cn, &buf);
     if (!info)
-        Py_RETURN_NONE;
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
     return format_addr(info->remote_ip, info->remote_port, info->remote_v6);
 }
 
@@ -804,7 +924,12 @@ static int conn_set_userdata(ConnObject *cn, PyObject *v, void *x) {
 
 static PyObject *conn_repr(ConnObject *cn) {
     pmg_info info;
-    if (!conn_info(cn, &info))
+    int ok = conn_info(cn, &info);
+    if (ok < 0) { /* repr() must work from anywhere (tracebacks, debuggers) */
+        PyErr_Clear();
+        return PyUnicode_FromFormat("<Connection id=%llu>", cn->id);
+    }
+    if (!ok)
         return PyUnicode_FromString("<Connection closed>");
     return PyUnicode_FromFormat("<Connection id=%llu readable=%s writable=%s>", cn->id,
                                 (info.flags & PMG_F_READABLE) ? "True" : "False",
@@ -855,9 +980,12 @@ static int parse_length(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnam
 }
 
 static PyObject *conn_copy(ConnObject *cn, int which, long long length) {
+    if (cn->id && CONN_MID(cn) == 0 && PyErr_Occurred())
+        return NULL; /* named as recv_data/send_data rather than an attribute */
     pmg_info info;
-    if (!conn_info(cn, &info))
-        return PyBytes_FromStringAndSize("", 0);
+    int ok = conn_info(cn, &info);
+    if (ok <= 0)
+        return ok < 0 ? NULL : PyBytes_FromStringAndSize("", 0);
     long long have = which ? info.send_len : info.recv_len;
     long long n = (length < 0 || length > have) ? have : length;
     PyObject *b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)n);
@@ -896,15 +1024,34 @@ static PyObject *conn_send(ConnObject *cn, PyObject *data) {
         CHECK_FORK(NULL);
         return closed_error();
     }
-    int rc = pmg_conn_send(CONN_MID(cn), cn->id, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
-    Py_DECREF(b);
-    if (rc == -1)
-        return closed_error();
-    if (rc != 0) {
-        PyErr_SetString(PyExc_RuntimeError, "mg_send failed");
+    long long mid = CONN_MID(cn);
+    if (mid == 0 && PyErr_Occurred()) { /* another thread is inside: its pending exception stays */
+        Py_DECREF(b);
         return NULL;
     }
-    Py_RETURN_NONE;
+    CoreObject *c = cn->core;
+    Py_XINCREF(c);
+    int rc = pmg_conn_send(mid, cn->id, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
+    Py_DECREF(b);
+    PyObject *r = NULL;
+    if (rc == -1)
+        closed_error();
+    else if (rc != 0)
+        PyErr_SetString(PyExc_RuntimeError, "mg_send failed");
+    else
+        r = Py_NewRef(Py_None);
+    /* A UDP send() delivers events (MG_EV_ERROR, MG_EV_CLOSE) at once: a
+     * KeyboardInterrupt from their handler propagates from send() itself
+     * unless a poll() is running, which will raise it. */
+    if (c && !c->polling && c->exc_type) {
+        if (r)
+            Py_DECREF(r);
+        else
+            PyErr_Clear();
+        r = core_raise_pending(c, NULL);
+    }
+    Py_XDECREF(c);
+    return r;
 }
 
 /* _http_send(data, end): raw response bytes framed by a server adapter
@@ -1159,18 +1306,25 @@ static PyObject *conn_http_chunk(ConnObject *cn, PyObject *data) {
 }
 
 static PyObject *conn_drain(ConnObject *cn, PyObject *unused) {
-    if (cn->id != 0 && !conn_in_close(cn) && !forked)
-        pmg_conn_drain(CONN_MID(cn), cn->id);
+    if (cn->id != 0 && !conn_in_close(cn) && !forked) {
+        long long mid = CONN_MID(cn);
+        if (mid == 0 && PyErr_Occurred())
+            return NULL;
+        pmg_conn_drain(mid, cn->id);
+    }
     Py_RETURN_NONE;
 }
 
 static PyObject *conn_close(ConnObject *cn, PyObject *unused) {
     if (cn->id == 0 || conn_in_close(cn) || forked)
         Py_RETURN_NONE;
+    long long mid = CONN_MID(cn);
+    if (mid == 0 && PyErr_Occurred())
+        return NULL;
     CoreObject *c = cn->core;
     Py_INCREF(cn);
     Py_XINCREF(c);
-    pmg_conn_close(CONN_MID(cn), cn->id);
+    pmg_conn_close(mid, cn->id);
     /* A KeyboardInterrupt raised by the MG_EV_CLOSE handler propagates from
      * close() itself unless a poll() is running, which will raise it. */
     PyObject *r = Py_NewRef(Py_None);

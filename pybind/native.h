@@ -40,6 +40,8 @@ typedef struct {
     unsigned long poll_thread; /* thread id running poll() */
     PyObject *error_handler;   /* Manager(error_handler=): called with an Exception, or None */
     struct pmg_closing *in_close; /* wrappers whose MG_EV_CLOSE is being delivered (innermost first) */
+    int busy;                  /* depth of calls inside the Manager (poll, cold call, handler) */
+    unsigned long owner;       /* thread id inside the Manager while busy > 0 */
 } CoreObject;
 
 /* One MG_EV_CLOSE delivery in progress (on pmg_dispatch's stack). */
@@ -57,8 +59,24 @@ typedef struct {
     struct pmg_conn_was *was;  /* set at MG_EV_CLOSE: what the closed wrapper reports (native.c) */
 } ConnObject;                  /* 72 bytes with the GC header: one per connection */
 
-/* The Go registry id of the wrapper's Manager; 0 for a closed wrapper. */
-#define CONN_MID(cn) ((cn)->core ? (cn)->core->mid : 0)
+/* A Manager is used by one thread at a time: while a thread is inside it
+ * (busy), a call from another thread fails. Sets the RuntimeError naming
+ * the C function fn and returns 0 (native.c). */
+long long pmg_foreign_call(CoreObject *c, const char *fn);
+
+/* The Go registry id of the wrapper's Manager, the way every Connection
+ * method reaches the engine; 0 for a closed wrapper, and 0 with a
+ * RuntimeError set when another thread is inside the Manager (the caller's
+ * -1 from Go then goes through pmg_closed_error(), which keeps it). */
+static inline long long pmg_conn_mid(ConnObject *cn, const char *fn) {
+    CoreObject *c = cn->core;
+    if (!c)
+        return 0;
+    if (c->busy && c->owner != PyThread_get_thread_ident())
+        return pmg_foreign_call(c, fn);
+    return c->mid;
+}
+#define CONN_MID(cn) pmg_conn_mid((cn), __func__)
 
 typedef struct {
     PyObject_HEAD
@@ -104,7 +122,7 @@ PyObject *pmg_to_bytes(PyObject *data);      /* str -> UTF-8, else bytes(data) *
 PyObject *pmg_decode(const char *p, Py_ssize_t n); /* UTF-8, surrogateescape */
 /* A str argument as UTF-8 (owned by o); TypeError "Argument 'x' has incorrect type ..." otherwise. */
 const char *pmg_str_arg(PyObject *o, const char *argname, Py_ssize_t *n);
-PyObject *pmg_closed_error(void);            /* RuntimeError("Connection has been closed") */
+PyObject *pmg_closed_error(void);            /* RuntimeError("Connection has been closed"), unless an error is set */
 PyObject *pmg_format_headers(PyObject *headers); /* dict -> b"k: v\r\n"..., CR/LF/NUL -> ValueError */
 HttpMsgObject *pmg_http_msg_arg(PyObject *o);  /* a valid HttpMessage, else TypeError/ValueError */
 int pmg_forked(void);

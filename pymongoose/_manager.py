@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 from typing import Any, Callable, Optional
@@ -89,7 +90,6 @@ class Manager(WsManagerMixin, MqttManagerMixin, NetManagerMixin):
         self._core.attach(self._mid)
         self._wakeup_enabled = bool(enable_wakeup)
         self._wakeup_id = int(_go.WakeupID(self._mid)) if enable_wakeup else 0
-        self._close_lock = threading.Lock()
 
     # -- helpers -------------------------------------------------------
     def _check(self) -> None:
@@ -106,16 +106,22 @@ class Manager(WsManagerMixin, MqttManagerMixin, NetManagerMixin):
 
     def _create(self, make: Callable[[], int], handler: Any, failure: str) -> "_native.Connection":
         core = self._core
-        core.set_pending(handler)
+        # The public method calling us (listen, connect, ws_connect ...) names
+        # the call in the error raised when another thread is inside.
+        core.enter(f"Manager.{sys._getframe(1).f_code.co_name}()")
         try:
-            conn_id = make()
-        except RuntimeError:
+            core.set_pending(handler)
+            try:
+                conn_id = make()
+            except RuntimeError:
+                core.raise_pending()
+                raise RuntimeError(failure) from None
+            finally:
+                core.set_pending(None)
             core.raise_pending()
-            raise RuntimeError(failure) from None
+            return self._conn(conn_id)
         finally:
-            core.set_pending(None)
-        core.raise_pending()
-        return self._conn(conn_id)
+            core.leave()
 
     # -- public API ----------------------------------------------------
     @property
@@ -214,13 +220,18 @@ class Manager(WsManagerMixin, MqttManagerMixin, NetManagerMixin):
             raise TypeError("Argument 'milliseconds' has incorrect type "
                             f"(expected int, got {type(milliseconds).__name__})")
         self._check()
-        key, timer = self._core.timer_new(callback)
+        core = self._core
+        core.enter("Manager.timer_add()")
         try:
-            _go.TimerAdd(self._mid, milliseconds, bool(repeat), bool(run_now), key)
-        except RuntimeError:
-            timer.cancel()
-            raise RuntimeError("Failed to add timer") from None
-        return timer
+            key, timer = core.timer_new(callback)
+            try:
+                _go.TimerAdd(self._mid, milliseconds, bool(repeat), bool(run_now), key)
+            except RuntimeError:
+                timer.cancel()
+                raise RuntimeError("Failed to add timer") from None
+            return timer
+        finally:
+            core.leave()
 
     def wakeup(self, connection_id: int, data: bytes = b"") -> bool:
         """Deliver MG_EV_WAKEUP with ``data`` to a connection in a later
@@ -242,27 +253,36 @@ class Manager(WsManagerMixin, MqttManagerMixin, NetManagerMixin):
 
     def close(self) -> None:
         """Close every connection (MG_EV_POLL then MG_EV_CLOSE, nothing
-        flushed) and free the Manager. Idempotent. From a handler the close
-        happens at the end of the running poll(); from another thread it
-        waits for the running poll() to return."""
+        flushed) and free the Manager. Idempotent, and safe from any thread.
+        From a handler run by poll() the close happens at the end of that
+        poll() (from one run by another call, at once); from another thread
+        it interrupts the running poll() and waits for the thread inside the
+        Manager to leave it."""
         _native._check_fork()
         core = self._core
         if core.freed:
             return
-        if core.polling and core.poll_thread == threading.get_ident():
-            _go.CloseManager(self._mid)  # deferred to the end of poll()
+        if core.owner == threading.get_ident():
+            # From a handler: the engine defers the close to the end of
+            # poll(), or finishes the close already running.
+            _go.CloseManager(self._mid)
             return
-        with self._close_lock:  # one closing thread at a time
-            if core.freed:
-                return
-            # Set before CloseManager releases the GIL: a poll() starting in
-            # another thread meanwhile must refuse, not run concurrently.
-            core.closing = True
-            try:
-                while core.polling:
+        # Set first: a poll() starting in another thread meanwhile refuses.
+        core.closing = True
+        try:
+            while True:
+                if core.freed:
+                    return
+                try:
+                    core.enter("Manager.close()")
+                    break
+                except RuntimeError:
                     _go.Interrupt(self._mid)
                     time.sleep(0.001)
+            try:
                 _go.CloseManager(self._mid)
             finally:
-                core.closing = False
+                core.leave()
+        finally:
+            core.closing = False
         core.raise_pending()
