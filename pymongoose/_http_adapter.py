@@ -37,6 +37,9 @@ __all__ = [
     "LAST_CHUNK",
 ]
 
+# RFC 9110's reason phrases, as uvicorn and gunicorn send them. Deliberately
+# not core/reply.go's table: that one keeps Mongoose's older phrases so that
+# Connection.reply() stays byte-compatible with pymongoose 0.1.4.
 REASONS: Dict[int, str] = {
     100: "Continue", 101: "Switching Protocols", 102: "Processing", 103: "Early Hints",
     200: "OK", 201: "Created", 202: "Accepted", 203: "Non-Authoritative Information",
