@@ -1,5 +1,12 @@
 package core
 
+import "github.com/pymongoose-go/pymongoose-go/core/codec"
+
+// HTTPMessage is the data of EvHTTPHdrs, EvHTTPMsg and EvWSOpen. It is
+// defined in codec, whose parser fills it; the alias keeps the event data
+// types of the engine's API in one place for Go callers.
+type HTTPMessage = codec.HTTPMessage
+
 // WSMessage is the data of EvWSMsg. Data is valid only while the event is
 // being dispatched.
 type WSMessage struct {
