@@ -16,5 +16,7 @@
 // listeners and clients, the HTTP/1.1 server engine (keep-alive,
 // pipelining, request limits, error responses), minimal client-side
 // response parsing, drain and close semantics, timers and wakeups.
-// It is Linux-only (epoll, eventfd), like the project.
+// It is Linux-only (epoll, eventfd), like the project. The parsers of
+// what arrives on the wire (HTTP heads, chunked bodies, MQTT packets, URLs)
+// live in the leaf package core/codec, which knows no connection.
 package core
