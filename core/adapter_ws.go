@@ -14,10 +14,10 @@ func (c *Conn) WSSwitch() error {
 	if c.has(fClosed) || c.m == nil {
 		return ErrConnClosed
 	}
-	if c.http == nil || !c.http.server {
+	if !c.httpServer() {
 		return ErrNotHTTPServer
 	}
-	c.http = nil // the HTTP engine stops; httpServe notices (c.http != h)
+	c.httpStop()
 	c.setProtocol(&wsConn{server: true})
 	c.set(fWebsocket)
 	c.m.kick(c) // frames that arrived with the request are parsed next turn

@@ -22,10 +22,7 @@ func (c *Conn) Drain() {
 	}
 	c.set(fDraining)
 	c.recv.reset() // keeps the memory: a running handler's message stays valid
-	if h := c.http; h != nil {
-		h.reparse, h.pollClear = false, false
-		h.headStart, h.bodyLast = zeroTime, zeroTime
-	}
+	c.httpStopInput()
 	c.x().lastWrite = c.m.clock()
 	c.m.kick(c)
 }
@@ -81,18 +78,13 @@ func (m *Manager) closeConn(c *Conn) {
 	c.tlsDrop() // tls.go
 	m.unlink(c)
 	c.xferStop() // static.go
-	if h := c.http; h != nil && !h.server && !c.has(fDraining) {
-		m.httpClientParse(c, true) // close-delimited response (§2.5)
-	}
+	m.httpPeerClosed(c)
 	m.emit(c, EvClose, nil)
 	m.byID.del(c.id) // after EvClose: bindings find the conn during it
 	c.set(fClosed)
 	c.clear(fReadable | fWritable | fSeenR)
 	m.release(&c.recv)
 	m.release(&c.send)
-	if h := c.http; h != nil {
-		c.http = nil
-		m.releaseHTTP(h)
-	}
+	m.httpFree(c)
 	c.recvSize, c.sendSize = 0, 0
 }

@@ -212,14 +212,12 @@ func (c *Conn) pending() bool {
 	if c.send.len() > 0 && c.has(fWritable) || c.canRead() {
 		return true
 	}
-	return c.http != nil && c.http.reparse
+	return c.httpReparse()
 }
 
 // afterQueue notes new output: the loop must write it without waiting.
 func (c *Conn) afterQueue() {
-	if h := c.http; h != nil {
-		h.sendSeq++
-	}
+	c.httpQueued()
 	c.sendSize = int32(roundIO(c.send.len()))
 	c.m.kick(c)
 }

@@ -180,24 +180,20 @@ func (m *Manager) runPass() {
 // turn is one connection's share of an iteration: POLL, I/O and protocol
 // events, timeouts, the drain check and the close.
 func (m *Manager) turn(c *Conn) {
-	var busy *httpConn
-	if h := c.http; h != nil && h.inProgress {
-		busy = h
-	}
+	busy := c.httpBusy()
 	c.setTo(fSeenR, c.has(fReadable))
 	m.emit(c, EvPoll, nil)
 	m.afterPoll(c, busy)
 }
 
 // afterPoll is the rest of c's turn once its EvPoll has been delivered;
-// busy is c's HTTP engine if a response was in progress before the POLL.
-func (m *Manager) afterPoll(c *Conn, busy *httpConn) {
+// busy says an HTTP response was in progress before the POLL.
+func (m *Manager) afterPoll(c *Conn, busy bool) {
 	if c.has(fClosed) || m.aborted {
 		return
 	}
-	if h := busy; h != nil && !h.inProgress {
-		// Response finished during POLL: synthetic READ (§2.2 step 3.2).
-		h.reparse, h.pollClear = true, true
+	if busy {
+		c.httpAfterPoll()
 	}
 	if !c.has(fClosing) {
 		switch {
@@ -240,7 +236,7 @@ func (m *Manager) endTurn(c *Conn) {
 		empty := c.send.len() == 0 && c.fileXfer() == nil && c.tlsFlushed() // a static transfer still runs
 		if c.has(fDraining) && empty {
 			c.set(fClosing)
-		} else if c.has(fPeerEOF) && empty && (c.http == nil || !c.http.inProgress && !c.http.reparse) {
+		} else if c.has(fPeerEOF) && empty && c.httpIdle() {
 			c.set(fClosing)
 		}
 	}

@@ -19,24 +19,9 @@ func (m *Manager) ioStep(c *Conn) {
 			return
 		}
 	}
-	read := got
-	if h := c.http; h != nil && !c.has(fDraining) && !c.has(fClosing) && (got || h.reparse) {
-		synthetic := h.pollClear
-		h.reparse, h.pollClear = false, false
-		parsed := false
-		if h.server {
-			parsed = m.httpServe(c, got)
-		} else {
-			m.httpClientParse(c, false)
-		}
-		if c.has(fClosed) {
-			return
-		}
-		if m.aborted {
-			h.reparse = true // buffered requests wait for the next Process
-			return
-		}
-		read = got || synthetic || parsed
+	read := m.httpRead(c, got)
+	if c.has(fClosed) || m.aborted {
+		return
 	}
 	if p := c.protocol(); p != nil && got && !c.has(fDraining) && !c.has(fClosing) {
 		p.onRead(m, c)
@@ -126,14 +111,9 @@ func (m *Manager) recvLimit(c *Conn) int {
 	if lim <= 0 {
 		return 0
 	}
-	if h := c.http; h != nil && !h.inProgress {
-		lim += h.need
-		if h.need == 0 {
-			lim += m.lim.MaxHeadSize
-		}
-	}
-	if p, ok := c.protocol().(interface{ recvNeed() int }); ok {
-		lim += p.recvNeed() // the message being received has its own limit
+	lim += c.httpRecvNeed(m.lim.MaxHeadSize)
+	if p := c.protocol(); p != nil {
+		lim += p.recvNeed()
 	}
 	return lim
 }
@@ -228,49 +208,31 @@ func (m *Manager) blockWrite(c *Conn) {
 
 // checkTimeouts enforces the drain stall and HTTP request timeouts.
 func (m *Manager) checkTimeouts(c *Conn) {
-	now := m.now
-	st := time.Duration(m.lim.StallTimeoutMs) * time.Millisecond
+	if !m.timeoutDue(c) {
+		return
+	}
 	if c.has(fDraining) {
-		if st > 0 && c.send.len() > 0 && !c.lastWrite().IsZero() && now.Sub(c.lastWrite()) >= st {
-			c.Error("drain timeout")
-		}
+		c.Error("drain timeout")
 		return
 	}
-	h := c.http
-	if h == nil || !h.server {
-		return
-	}
-	ht := time.Duration(m.lim.HeadTimeoutMs) * time.Millisecond
-	if ht > 0 && !h.headStart.IsZero() && now.Sub(h.headStart) >= ht ||
-		st > 0 && !h.bodyLast.IsZero() && now.Sub(h.bodyLast) >= st {
-		m.httpReject(c, 408)
-		if c.established() {
-			m.writeStep(c)
-		}
-	}
+	m.httpTimeout(c)
 }
 
-// connDeadline is the earliest time checkTimeouts must run for c.
+// timeoutDue reports that c's deadline has passed.
+func (m *Manager) timeoutDue(c *Conn) bool {
+	d := m.connDeadline(c)
+	return !d.IsZero() && !m.now.Before(d)
+}
+
+// connDeadline is when checkTimeouts must act on c (zero: never): the
+// drain stall timeout of a draining conn, else its HTTP request timeouts.
 func (m *Manager) connDeadline(c *Conn) time.Time {
-	var d time.Time
+	if !c.has(fDraining) {
+		return c.httpDeadline(&m.lim)
+	}
 	st := time.Duration(m.lim.StallTimeoutMs) * time.Millisecond
-	if c.has(fDraining) {
-		if lw := c.lastWrite(); st > 0 && c.send.len() > 0 && !lw.IsZero() {
-			d = lw.Add(st)
-		}
-		return d
+	if lw := c.lastWrite(); st > 0 && c.send.len() > 0 && !lw.IsZero() {
+		return lw.Add(st)
 	}
-	h := c.http
-	if h == nil {
-		return d
-	}
-	if ht := time.Duration(m.lim.HeadTimeoutMs) * time.Millisecond; ht > 0 && !h.headStart.IsZero() {
-		d = h.headStart.Add(ht)
-	}
-	if st > 0 && !h.bodyLast.IsZero() {
-		if t := h.bodyLast.Add(st); d.IsZero() || t.Before(d) {
-			d = t
-		}
-	}
-	return d
+	return time.Time{}
 }

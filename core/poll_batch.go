@@ -33,24 +33,13 @@ func (m *Manager) quietRun(i int) int {
 	return i
 }
 
-// quiet reports that the rest of c's turn would do nothing but bookkeeping
-// unless its POLL handler changes something: no readiness to act on, no
-// output to write, no close, drain, connect, TLS or file transfer in
-// progress, no HTTP response pending, no timeout due.
+// quiet reports that the rest of c's turn would be bookkeeping only,
+// unless its POLL handler changes something (then it sets batchStop).
+// Readable conns are not quiet: their POLL must see IsReadable (turn).
 func (m *Manager) quiet(c *Conn) bool {
-	if c.has(fClosed) || c.has(fInClose) || c.has(fReadable) || c.has(fSeenR) || c.has(fClosing) || c.has(fDraining) || c.has(fPeerEOF) ||
-		c.has(fConnecting) || c.tlsSt() != nil || c.fileXfer() != nil || c.send.len() > 0 && c.has(fWritable) {
-		return false
-	}
-	if h := c.http; h != nil {
-		if h.inProgress || h.reparse {
-			return false
-		}
-		if d := m.connDeadline(c); !d.IsZero() && !m.now.Before(d) {
-			return false
-		}
-	}
-	return true
+	return !c.has(fClosed|fInClose|fReadable|fSeenR|fClosing|fDraining|fPeerEOF|fConnecting) &&
+		c.tlsSt() == nil && c.fileXfer() == nil && !(c.send.len() > 0 && c.has(fWritable)) &&
+		c.httpIdle() && !m.timeoutDue(c)
 }
 
 // pollBatch delivers EvPoll to a run of quiet connections through the
@@ -94,6 +83,6 @@ func (m *Manager) pollBatch(run []*Conn) int {
 	}
 	last := run[n-1]
 	run[n-1] = nil
-	m.afterPoll(last, nil)
+	m.afterPoll(last, false)
 	return n
 }

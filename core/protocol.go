@@ -7,6 +7,10 @@ type protocol interface {
 	// onRead parses what is buffered and delivers the protocol's events.
 	// It must stop when the connection closes, drains, or m.aborted is set.
 	onRead(m *Manager, c *Conn)
+	// recvNeed is what the message being received adds to MaxRecvSize
+	// (io.go's recvLimit): it has its own limit, so MaxRecvSize bounds only
+	// what is queued behind it.
+	recvNeed() int
 }
 
 // setChildProtocol makes every connection that listener l accepts from now

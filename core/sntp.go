@@ -40,6 +40,9 @@ func (m *Manager) protoConnect(c *Conn) {
 
 func (p *sntpProto) onConnect(m *Manager, c *Conn) { c.SNTPRequest() }
 
+// recvNeed: SNTP runs on UDP, whose reads have no such limit.
+func (p *sntpProto) recvNeed() int { return 0 }
+
 func (p *sntpProto) onRead(m *Manager, c *Conn) {
 	ms, ok := SNTPParse(c.recv.data(), time.Now().UnixMilli(), p.sent)
 	c.recv.reset() // the engine consumes what it reads (API.md §5.6)

@@ -425,7 +425,7 @@ func (c *Conn) xferFill() {
 	if x.left == 0 {
 		c.xferStop()
 		c.finishResponse()
-		if x.connClose && c.http != nil && !c.http.inMsg {
+		if x.connClose && c.httpOutsideMsg() {
 			c.Drain()
 		}
 	}

@@ -322,7 +322,7 @@ func (c *Conn) tlsPending() bool {
 	if t.hsDone && c.canRead() || !t.hsDone && c.has(fReadable) && !t.rawEOF {
 		return true
 	}
-	return c.http != nil && c.http.reparse
+	return c.httpReparse()
 }
 
 // tlsFlushed reports that no ciphertext waits for the socket, nor a

@@ -66,9 +66,7 @@ func (c *Conn) WSUpgrade(msg *HTTPMessage, extra []byte) error {
 	if chosen, ok := wsChosenProtocol(extra); ok && !wsOffered(msg, chosen) {
 		return ErrWSProtocol
 	}
-	if h := c.http; h != nil && h.server {
-		h.inProgress = false
-	}
+	c.httpSwitching()
 	key, ok := msg.Header("Sec-WebSocket-Key")
 	if !ok {
 		appendReply(c, 426, []byte{}, ws426Body)
@@ -82,7 +80,7 @@ func (c *Conn) WSUpgrade(msg *HTTPMessage, extra []byte) error {
 	q.write(extra)
 	q.writeString("\r\n")
 	c.afterQueue()
-	c.http = nil // the HTTP engine stops; httpServe notices (c.http != h)
+	c.httpStop()
 	c.setProtocol(&wsConn{server: c.parent != nil})
 	c.set(fWebsocket)
 	c.m.emit(c, EvWSOpen, msg)
