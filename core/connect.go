@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/pymongoose-go/pymongoose-go/core/codec"
-	"golang.org/x/sys/unix"
 )
 
 // ConnectOptions configure Connect; Init runs before EvOpen.
@@ -129,7 +128,7 @@ func (m *Manager) connectTo(c *Conn, ip net.IP, port int) {
 	if !c.has(fUDP) {
 		setStreamOpts(fd)
 	}
-	err = unix.Connect(fd, sa)
+	err = sysConnect(fd, sa)
 	if c.has(fUDP) {
 		if err != nil {
 			c.Error(connectErrText(err))
@@ -143,7 +142,7 @@ func (m *Manager) connectTo(c *Conn, ip net.IP, port int) {
 		m.emit(c, EvConnect, nil)
 		return
 	}
-	if err != nil && err != unix.EINPROGRESS {
+	if err != nil && err != errInProgress {
 		c.Error(connectErrText(err))
 		return
 	}
@@ -155,7 +154,7 @@ func (m *Manager) connectTo(c *Conn, ip net.IP, port int) {
 }
 
 func connectErrText(err error) string {
-	if e, ok := err.(unix.Errno); ok && e != unix.ECONNREFUSED {
+	if e, ok := err.(errno); ok && e != errConnRefused {
 		return "connect: " + itoa(int(e))
 	}
 	return "socket error"
@@ -166,7 +165,7 @@ func (m *Manager) finishConnect(c *Conn) {
 	if !c.has(fWritable) && !c.has(fReadable) && !c.has(fSockErr) {
 		return
 	}
-	soerr, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	soerr, err := sockError(c.fd)
 	if err != nil || soerr != 0 || c.has(fSockErr) && !c.has(fWritable) {
 		c.Error("socket error")
 		return

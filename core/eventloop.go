@@ -1,10 +1,6 @@
 package core
 
-import (
-	"time"
-
-	"golang.org/x/sys/unix"
-)
+import "time"
 
 // Wait blocks in epoll_wait for at most timeoutMs (negative = forever, 0 =
 // no wait), shortened to the earliest timer or connection deadline and to 0
@@ -37,31 +33,16 @@ func (m *Manager) WaitAt(now time.Time, timeoutMs int) bool {
 	}
 	ready := pending || due || n > 0
 	for i := 0; i < n; i++ {
-		ev := &m.p.events[i]
-		fd := int(ev.Fd)
+		fd, flags := m.p.event(i)
 		if fd == m.p.evfd {
 			m.p.drainSignal()
 			continue
 		}
-		if fd >= len(m.fds) || m.fds[fd] == nil {
-			continue
-		}
-		c := m.fds[fd]
-		e := ev.Events
-		if e&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-			c.set(fReadable)
-		}
-		if e&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-			c.set(fPeerShut)
-		}
-		if e&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-			c.set(fWritable)
-		}
-		if e&unix.EPOLLERR != 0 {
-			c.set(fSockErr)
+		if fd < len(m.fds) && m.fds[fd] != nil {
+			m.fds[fd].set(flags)
 		}
 	}
-	if n == len(m.p.events) {
+	if m.p.full(n) {
 		m.hint = true // more may be queued in the kernel
 	}
 	if !ready && to != 0 && len(m.timers) > 0 {

@@ -1,10 +1,6 @@
 package core
 
-import (
-	"time"
-
-	"golang.org/x/sys/unix"
-)
+import "time"
 
 // maxReadsPerTurn bounds one connection's reading per iteration (fairness);
 // a socket with more data stays readable and the next Wait does not block.
@@ -82,8 +78,8 @@ loop:
 			c.set(fPeerEOF)
 			c.clear(fReadable)
 			break loop
-		case e == unix.EINTR:
-		case e == unix.EAGAIN:
+		case e == errIntr:
+		case e == errAgain:
 			c.clear(fReadable)
 			break loop
 		default: // reset: nothing more can be exchanged
@@ -134,8 +130,8 @@ func (m *Manager) discardInput(c *Conn) {
 			c.set(fPeerEOF)
 			c.clear(fReadable)
 			return
-		case e == unix.EINTR:
-		case e == unix.EAGAIN:
+		case e == errIntr:
+		case e == errAgain:
 			c.clear(fReadable)
 			return
 		default:
@@ -160,14 +156,11 @@ func (m *Manager) writeStep(c *Conn) {
 	// partial segment back so that close() sends it with the FIN, one
 	// segment (and one ACK) fewer per connection for both ends. close()
 	// flushes it, and so does the next write if the handler queues more.
-	flags := 0
-	if c.has(fDraining) {
-		flags = unix.MSG_MORE
-	}
+	more := c.has(fDraining)
 	total := 0
 	for c.send.len() > 0 {
 		p := c.send.data()
-		n, e := sysSendFlags(c.fd, p, flags)
+		n, e := sysSendMore(c.fd, p, more)
 		if n > 0 {
 			c.send.consume(n)
 			total += n
@@ -177,10 +170,10 @@ func (m *Manager) writeStep(c *Conn) {
 			}
 			continue
 		}
-		if e == unix.EINTR {
+		if e == errIntr {
 			continue
 		}
-		if e == unix.EAGAIN {
+		if e == errAgain {
 			m.blockWrite(c)
 			break
 		}

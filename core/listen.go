@@ -6,7 +6,6 @@ import (
 	"net"
 
 	"github.com/pymongoose-go/pymongoose-go/core/codec"
-	"golang.org/x/sys/unix"
 )
 
 // ListenOptions configure Listen. Init runs right after the Conn exists,
@@ -45,24 +44,11 @@ func (m *Manager) Listen(url string, o ListenOptions) (*Conn, error) {
 	}
 	fail := func(err error) (*Conn, error) {
 		logf(LogError, "listen on %s: %v", url, err)
-		unix.Close(fd)
+		sysClose(fd)
 		return nil, err
 	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+	if err := bindSocket(fd, sa, o.ReusePort, !ep.UDP); err != nil {
 		return fail(err)
-	}
-	if o.ReusePort {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
-			return fail(err)
-		}
-	}
-	if err := unix.Bind(fd, sa); err != nil {
-		return fail(err)
-	}
-	if !ep.UDP {
-		if err := unix.Listen(fd, listenBacklog); err != nil {
-			return fail(err)
-		}
 	}
 	if err := m.p.add(fd, evIn); err != nil {
 		return fail(err)
@@ -91,7 +77,7 @@ func (m *Manager) acceptReady(l *Conn) {
 	for i := 0; i < acceptPerTurn && l.has(fReadable); i++ {
 		nfd, remote, e := accept4(l.fd)
 		if e != 0 {
-			if e == unix.EINTR || e == unix.ECONNABORTED {
+			if e == errIntr || e == errConnAborted {
 				continue
 			}
 			l.clear(fReadable) // EAGAIN, or out of descriptors: wait for the next edge
@@ -99,7 +85,7 @@ func (m *Manager) acceptReady(l *Conn) {
 		}
 		setStreamOpts(nfd)
 		if err := m.p.add(nfd, evIn); err != nil {
-			unix.Close(nfd)
+			sysClose(nfd)
 			continue
 		}
 		c := m.newConn(nfd)

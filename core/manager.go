@@ -6,8 +6,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Manager owns connections and timers and runs the event loop. All methods
@@ -224,13 +222,19 @@ func (m *Manager) unlink(c *Conn) {
 		c.next.prev = c.prev
 	}
 	c.prev, c.next = nil, nil
-	if c.fd >= 0 {
-		if c.fd < len(m.fds) && m.fds[c.fd] == c {
-			m.fds[c.fd] = nil
-		}
-		unix.Close(c.fd) // also removes it from the epoll set
-		c.fd = -1
+	m.closeSocket(c)
+}
+
+// closeSocket closes c's socket, if any, which also leaves the epoll set.
+func (m *Manager) closeSocket(c *Conn) {
+	if c.fd < 0 {
+		return
 	}
+	if c.fd < len(m.fds) && m.fds[c.fd] == c {
+		m.fds[c.fd] = nil
+	}
+	sysClose(c.fd)
+	c.fd = -1
 }
 
 // Close closes the manager. From inside Process it is deferred to the end

@@ -56,6 +56,31 @@ func (p *poller) wait(timeoutMs int) int {
 	return n
 }
 
+// event is the i-th event of the last wait: its descriptor and the
+// readiness flags it sets on the connection. An error or hang-up makes the
+// socket readable and writable, so that the next syscall reports it.
+func (p *poller) event(i int) (fd int, flags connFlags) {
+	ev := &p.events[i]
+	e := ev.Events
+	if e&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		flags |= fReadable
+	}
+	if e&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		flags |= fPeerShut
+	}
+	if e&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		flags |= fWritable
+	}
+	if e&unix.EPOLLERR != 0 {
+		flags |= fSockErr
+	}
+	return int(ev.Fd), flags
+}
+
+// full reports that a wait returning n events filled the buffer: more may
+// be queued in the kernel.
+func (p *poller) full(n int) bool { return n == len(p.events) }
+
 // signal makes a blocked wait return. Callers serialise it with close.
 func (p *poller) signal() {
 	var one = [8]byte{1}

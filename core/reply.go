@@ -3,8 +3,6 @@ package core
 import (
 	"errors"
 	"strconv"
-
-	"golang.org/x/sys/unix"
 )
 
 // Errors returned by Send.
@@ -42,7 +40,7 @@ func (c *Conn) sendDatagram(b []byte) error {
 		}
 		ra := c.remote.addr()
 		sa, _ := sockaddrOf(ra.IP, ra.Port)
-		err = unix.Sendto(c.fd, b, unix.MSG_NOSIGNAL, sa)
+		err = sysSendTo(c.fd, b, sa)
 	} else if _, e := sysSend(c.fd, b); e != 0 {
 		err = e
 	}

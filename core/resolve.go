@@ -5,7 +5,6 @@ import (
 	"net"
 
 	"github.com/pymongoose-go/pymongoose-go/core/codec"
-	"golang.org/x/sys/unix"
 )
 
 // Resolve is Connection.resolve(url) (API.md §5.11): it takes host and port
@@ -81,11 +80,7 @@ func (m *Manager) dropSocket(c *Conn) {
 	if c.fd < 0 {
 		return
 	}
-	if c.fd < len(m.fds) && m.fds[c.fd] == c {
-		m.fds[c.fd] = nil
-	}
-	unix.Close(c.fd) // also leaves the epoll set
-	c.fd = -1
+	m.closeSocket(c)
 	c.clear(fConnecting | fReadable | fWritable | fSockErr |
 		fPeerShut | fEpollOut | fSeenR | fPeerEOF)
 	c.local = sockAddr{}

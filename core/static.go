@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/pymongoose-go/pymongoose-go/core/codec"
-	"golang.org/x/sys/unix"
 )
 
 // ServeOptions are the string options of serve_dir/serve_file (API.md
@@ -206,7 +205,7 @@ func underRoot(rp, realRoot string) bool {
 // openRegular opens a regular file for reading without blocking on FIFOs;
 // anything else (missing, directory, device) gives nil.
 func openRegular(p string) *os.File {
-	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	f, err := openNonblock(p)
 	if err != nil {
 		return nil
 	}

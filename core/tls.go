@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // TLS over the event loop (API.md §11, DESIGN.md §4).
@@ -397,8 +395,8 @@ loop:
 			p.inEOF = true
 			c.clear(fReadable)
 			break loop
-		case e == unix.EINTR:
-		case e == unix.EAGAIN:
+		case e == errIntr:
+		case e == errAgain:
 			c.clear(fReadable)
 			break loop
 		default: // reset
@@ -514,10 +512,10 @@ func (m *Manager) tlsWriteStep(c *Conn) {
 			}
 			continue
 		}
-		if e == unix.EINTR {
+		if e == errIntr {
 			continue
 		}
-		if e == unix.EAGAIN {
+		if e == errAgain {
 			m.blockWrite(c)
 			break
 		}
@@ -542,10 +540,10 @@ func (m *Manager) tlsFlush(c *Conn) {
 			c.setLastWrite(m.clock())
 			continue
 		}
-		if e == unix.EINTR {
+		if e == errIntr {
 			continue
 		}
-		if e == unix.EAGAIN {
+		if e == errAgain {
 			m.blockWrite(c)
 			return
 		}

@@ -1,7 +1,5 @@
 package core
 
-import "golang.org/x/sys/unix"
-
 // maxDatagram is the room kept free for one datagram.
 const maxDatagram = 65536
 
@@ -22,13 +20,13 @@ func (m *Manager) readDatagrams(c *Conn) (got bool) {
 		}
 		c.growRecvSize()
 		buf := c.recv.reserve(maxDatagram)
-		n, from, err := unix.Recvfrom(c.fd, buf, 0)
+		n, from, err := sysRecvFrom(c.fd, buf)
 		if err != nil {
-			if err == unix.EINTR {
+			if err == errIntr {
 				continue
 			}
 			c.clear(fReadable)
-			if err != unix.EAGAIN && !c.has(fListening) {
+			if err != errAgain && !c.has(fListening) {
 				// A connected socket reports ICMP errors (port unreachable)
 				// here: Mongoose sees EPOLLERR and fails the connection.
 				c.Error("socket error")
