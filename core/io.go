@@ -156,36 +156,41 @@ func (m *Manager) writeStep(c *Conn) {
 	// partial segment back so that close() sends it with the FIN, one
 	// segment (and one ACK) fewer per connection for both ends. close()
 	// flushes it, and so does the next write if the handler queues more.
-	more := c.has(fDraining)
-	total := 0
-	for c.send.len() > 0 {
-		p := c.send.data()
-		n, e := sysSendMore(c.fd, p, more)
-		if n > 0 {
-			c.send.consume(n)
-			total += n
-			if n < len(p) {
-				m.blockWrite(c)
-				break
-			}
-			continue
-		}
-		if e == errIntr {
-			continue
-		}
-		if e == errAgain {
-			m.blockWrite(c)
-			break
-		}
-		// EPIPE/ECONNRESET: the peer can no longer receive; drop the rest.
+	n, ok := m.sendOut(c, c.send.data(), c.has(fDraining))
+	c.send.consume(n)
+	if !ok {
 		c.clear(fWritable)
 		c.set(fClosing)
-		break
 	}
-	if total > 0 {
+	if n > 0 {
 		c.setLastWrite(m.now)
 		m.emit(c, EvWrite, nil)
 	}
+}
+
+// sendOut writes p (holding a last partial segment back if more) until it
+// is all written or the socket is full, then awaits EPOLLOUT. It returns
+// how much was written, and false when the peer can no longer receive
+// (EPIPE/ECONNRESET): the rest is dropped with the connection.
+func (m *Manager) sendOut(c *Conn, p []byte, more bool) (n int, ok bool) {
+	for n < len(p) {
+		w, e := sysSendMore(c.fd, p[n:], more)
+		switch {
+		case w > 0:
+			n += w
+			if n < len(p) {
+				m.blockWrite(c) // a short write: the socket buffer is full
+				return n, true
+			}
+		case e == errIntr:
+		case e == errAgain:
+			m.blockWrite(c)
+			return n, true
+		default:
+			return n, false
+		}
+	}
+	return n, true
 }
 
 // blockWrite records that the socket is full. EPOLLOUT joins the interest

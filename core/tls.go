@@ -502,25 +502,15 @@ func (m *Manager) tlsWriteStep(c *Conn) {
 			t.collect()
 			continue
 		}
-		n, e := sysSend(c.fd, t.wbuf[t.woff:])
-		if n > 0 {
-			t.woff += n
-			total += n
-			if t.woff < len(t.wbuf) {
-				m.blockWrite(c)
-				break
-			}
-			continue
+		n, ok := m.sendOut(c, t.wbuf[t.woff:], false)
+		t.woff += n
+		total += n
+		if !ok {
+			m.tlsWriteFailed(c)
 		}
-		if e == errIntr {
-			continue
+		if !ok || t.woff < len(t.wbuf) {
+			break // the socket is full or failed
 		}
-		if e == errAgain {
-			m.blockWrite(c)
-			break
-		}
-		m.tlsWriteFailed(c) // EPIPE/ECONNRESET: drop the rest
-		break
 	}
 	if total > 0 {
 		c.setLastWrite(m.now)
@@ -533,22 +523,13 @@ func (m *Manager) tlsWriteStep(c *Conn) {
 // tlsFlush writes wbuf without encrypting anything new (no event).
 func (m *Manager) tlsFlush(c *Conn) {
 	t := c.tlsSt()
-	for t.woff < len(t.wbuf) {
-		n, e := sysSend(c.fd, t.wbuf[t.woff:])
-		if n > 0 {
-			t.woff += n
-			c.setLastWrite(m.clock())
-			continue
-		}
-		if e == errIntr {
-			continue
-		}
-		if e == errAgain {
-			m.blockWrite(c)
-			return
-		}
+	n, ok := m.sendOut(c, t.wbuf[t.woff:], false)
+	t.woff += n
+	if n > 0 {
+		c.setLastWrite(m.clock())
+	}
+	if !ok {
 		m.tlsWriteFailed(c)
-		return
 	}
 }
 
