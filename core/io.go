@@ -55,7 +55,6 @@ func (m *Manager) readStep(c *Conn) (got bool) {
 		return m.readDatagrams(c)
 	}
 	lim := m.recvLimit(c)
-loop:
 	for i := 0; i < maxReadsPerTurn; i++ {
 		if lim > 0 && c.recv.len() >= lim {
 			if !got {
@@ -64,32 +63,64 @@ loop:
 			break // else: report this batch first, fail on the next read
 		}
 		c.growRecvSize()
-		buf := c.recv.reserve(ioSize)
-		n, e := sysRead(c.fd, buf)
-		switch {
-		case n > 0:
+		n, end := c.sockRead(c.recv.reserve(ioSize))
+		if n > 0 {
 			c.recv.commit(n)
 			got = true
-			if n < len(buf) && !c.has(fPeerShut) {
-				c.clear(fReadable) // short read: drained (a new edge comes with new data)
-				break loop
-			}
-		case n == 0:
-			c.set(fPeerEOF)
-			c.clear(fReadable)
-			break loop
-		case e == errIntr:
-		case e == errAgain:
-			c.clear(fReadable)
-			break loop
-		default: // reset: nothing more can be exchanged
-			c.clear(fReadable)
-			c.set(fClosing)
-			break loop
+		}
+		if c.readEnded(end) {
+			break
 		}
 	}
 	c.fitRecvSize()
 	return got
+}
+
+// readEnd says how a read left the socket.
+type readEnd uint8
+
+const (
+	readOn      readEnd = iota // more may be there (or EINTR): read again
+	readDrained                // nothing more for now: a new edge comes with new data
+	readEOF                    // the peer's end of file
+	readReset                  // reset: nothing more can be exchanged
+)
+
+// sockRead reads from c's socket into buf. It returns the byte count (0
+// if none) and how the socket is left; unless readOn, c is no longer
+// readable.
+func (c *Conn) sockRead(buf []byte) (int, readEnd) {
+	n, e := sysRead(c.fd, buf)
+	end := readReset
+	switch {
+	case n > 0:
+		if n == len(buf) || c.has(fPeerShut) {
+			return n, readOn
+		}
+		end = readDrained // a short read
+	case n == 0:
+		end = readEOF
+	case e == errIntr:
+		return 0, readOn
+	case e == errAgain:
+		end = readDrained
+	}
+	c.clear(fReadable)
+	return max(n, 0), end
+}
+
+// readEnded applies a plain socket's read end: end of file or reset. It
+// reports whether reading stops.
+func (c *Conn) readEnded(end readEnd) bool {
+	switch end {
+	case readOn:
+		return false
+	case readEOF:
+		c.set(fPeerEOF)
+	case readReset:
+		c.set(fClosing)
+	}
+	return true
 }
 
 // growRecvSize mimics Mongoose's receive buffer growth for RecvSize.
@@ -119,24 +150,7 @@ func (m *Manager) discardInput(c *Conn) {
 		m.scratch = make([]byte, 64*1024)
 	}
 	for i := 0; i < 4*maxReadsPerTurn; i++ {
-		n, e := sysRead(c.fd, m.scratch)
-		switch {
-		case n > 0:
-			if n < len(m.scratch) && !c.has(fPeerShut) {
-				c.clear(fReadable)
-				return
-			}
-		case n == 0:
-			c.set(fPeerEOF)
-			c.clear(fReadable)
-			return
-		case e == errIntr:
-		case e == errAgain:
-			c.clear(fReadable)
-			return
-		default:
-			c.clear(fReadable)
-			c.set(fClosing)
+		if _, end := c.sockRead(m.scratch); c.readEnded(end) {
 			return
 		}
 	}

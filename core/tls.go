@@ -379,33 +379,21 @@ func (m *Manager) tlsFill(c *Conn) (reset bool) {
 		c.set(fClosing) // a handshake never needs this much
 		return false
 	}
-loop:
 	for i := 0; i < maxReadsPerTurn; i++ {
-		buf := p.in.reserve(ioSize)
-		n, e := sysRead(c.fd, buf)
-		switch {
-		case n > 0:
+		n, end := c.sockRead(p.in.reserve(ioSize))
+		if n > 0 {
 			p.in.commit(n)
-			if n < len(buf) && !c.has(fPeerShut) {
-				c.clear(fReadable)
-				break loop
-			}
-		case n == 0:
+		}
+		if end == readEOF || end == readReset {
 			t.rawEOF = true
 			p.inEOF = true
-			c.clear(fReadable)
-			break loop
-		case e == errIntr:
-		case e == errAgain:
-			c.clear(fReadable)
-			break loop
-		default: // reset
-			t.rawEOF = true
-			p.inEOF = true
-			c.clear(fReadable)
+		}
+		if end == readReset {
 			c.set(fClosing)
 			reset = true
-			break loop
+		}
+		if end != readOn {
+			break
 		}
 	}
 	p.cond.Signal()
