@@ -67,27 +67,16 @@ func (c *Conn) httpRecvNeed(maxHead int) int {
 	return h.need
 }
 
-// httpDeadline is when the request being received times out (zero: no
-// timeout runs): its head incomplete HeadTimeoutMs after it began, or its
-// body stalled for StallTimeoutMs.
-func (c *Conn) httpDeadline(lim *Limits) time.Time {
-	var d time.Time
-	h := c.http
-	if h == nil || !h.server {
-		return d
+// httpClocks are the request timeout clocks, zero when not running: when
+// the head began to arrive and when the body last progressed (server side).
+func (c *Conn) httpClocks() (head, body time.Time) {
+	if h := c.http; h != nil && h.server {
+		return h.headStart, h.bodyLast
 	}
-	if ht := time.Duration(lim.HeadTimeoutMs) * time.Millisecond; ht > 0 && !h.headStart.IsZero() {
-		d = h.headStart.Add(ht)
-	}
-	if st := time.Duration(lim.StallTimeoutMs) * time.Millisecond; st > 0 && !h.bodyLast.IsZero() {
-		if t := h.bodyLast.Add(st); d.IsZero() || t.Before(d) {
-			d = t
-		}
-	}
-	return d
+	return
 }
 
-// httpTimeout answers a request past its httpDeadline with 408 and writes
+// httpTimeout answers a request past its deadline (connDeadline) with 408 and writes
 // it at once.
 func (m *Manager) httpTimeout(c *Conn) {
 	m.httpReject(c, 408)

@@ -220,7 +220,7 @@ func (m *Manager) blockWrite(c *Conn) {
 
 // checkTimeouts enforces the drain stall and HTTP request timeouts.
 func (m *Manager) checkTimeouts(c *Conn) {
-	if !m.timeoutDue(c) {
+	if !m.due(m.connDeadline(c)) {
 		return
 	}
 	if c.has(fDraining) {
@@ -230,21 +230,30 @@ func (m *Manager) checkTimeouts(c *Conn) {
 	m.httpTimeout(c)
 }
 
-// timeoutDue reports that c's deadline has passed.
-func (m *Manager) timeoutDue(c *Conn) bool {
-	d := m.connDeadline(c)
-	return !d.IsZero() && !m.now.Before(d)
-}
+// due reports that deadline d (zero: none) has passed.
+func (m *Manager) due(d time.Time) bool { return !d.IsZero() && !m.now.Before(d) }
 
-// connDeadline is when checkTimeouts must act on c (zero: never): the
-// drain stall timeout of a draining conn, else its HTTP request timeouts.
+// connDeadline is when checkTimeouts must act on c (zero: never): a
+// draining conn that cannot write fails after StallTimeoutMs; a request
+// fails when its head is not complete HeadTimeoutMs after it began, or
+// when its body stalls for StallTimeoutMs.
 func (m *Manager) connDeadline(c *Conn) time.Time {
-	if !c.has(fDraining) {
-		return c.httpDeadline(&m.lim)
-	}
+	var d time.Time
 	st := time.Duration(m.lim.StallTimeoutMs) * time.Millisecond
-	if lw := c.lastWrite(); st > 0 && c.send.len() > 0 && !lw.IsZero() {
-		return lw.Add(st)
+	if c.has(fDraining) {
+		if lw := c.lastWrite(); st > 0 && c.send.len() > 0 && !lw.IsZero() {
+			d = lw.Add(st)
+		}
+		return d
 	}
-	return time.Time{}
+	head, body := c.httpClocks()
+	if ht := time.Duration(m.lim.HeadTimeoutMs) * time.Millisecond; ht > 0 && !head.IsZero() {
+		d = head.Add(ht)
+	}
+	if st > 0 && !body.IsZero() {
+		if t := body.Add(st); d.IsZero() || t.Before(d) {
+			d = t
+		}
+	}
+	return d
 }

@@ -39,7 +39,7 @@ func (m *Manager) quietRun(i int) int {
 func (m *Manager) quiet(c *Conn) bool {
 	return !c.has(fClosed|fInClose|fReadable|fSeenR|fClosing|fDraining|fPeerEOF|fConnecting) &&
 		c.tlsSt() == nil && c.fileXfer() == nil && !(c.send.len() > 0 && c.has(fWritable)) &&
-		c.httpIdle() && !m.timeoutDue(c)
+		c.httpIdle() && !m.due(m.connDeadline(c))
 }
 
 // pollBatch delivers EvPoll to a run of quiet connections through the
