@@ -6,7 +6,7 @@ import "time"
 // engine (turn, I/O, close, batching, TLS, WebSocket, static files) asks
 // of it or tells it. Only the http_*.go files read httpConn's fields.
 
-// httpBusy reports a response in progress (§7.4).
+// httpBusy reports a response in progress.
 func (c *Conn) httpBusy() bool { return c.http != nil && c.http.inProgress }
 
 // httpIdle reports that the HTTP engine, if any, has nothing left to do:
