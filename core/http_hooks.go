@@ -3,8 +3,9 @@ package core
 import "time"
 
 // The loop's hooks into a connection's HTTP engine: what the rest of the
-// engine (turn, I/O, close, batching, TLS, WebSocket, static files) asks
-// of it or tells it. Only the http_*.go files read httpConn's fields.
+// engine (turn, I/O, close, batching, TLS, WebSocket, static files,
+// replies) asks of it or tells it. Only the http_*.go files read
+// httpConn's fields.
 
 // httpBusy reports a response in progress.
 func (c *Conn) httpBusy() bool { return c.http != nil && c.http.inProgress }
@@ -76,8 +77,8 @@ func (c *Conn) httpClocks() (head, body time.Time) {
 	return
 }
 
-// httpTimeout answers a request past its deadline (connDeadline) with 408 and writes
-// it at once.
+// httpTimeout answers a request past its deadline (connDeadline) with 408
+// and writes it at once.
 func (m *Manager) httpTimeout(c *Conn) {
 	m.httpReject(c, 408)
 	if c.established() {
@@ -111,9 +112,13 @@ func (c *Conn) httpSwitching() {
 }
 
 // httpStop detaches the HTTP engine once the connection speaks another
-// protocol; httpServe notices (c.http != h). The state is not recycled: a
-// running handler may still hold its message.
+// protocol; httpServe notices (c.http != h). The state is not recycled:
+// httpServe, whose handler may be the caller, still uses it.
 func (c *Conn) httpStop() { c.http = nil }
+
+// httpRawBody reports a streamed response to an HTTP/1.0 request: its
+// data goes out unframed and the close ends it.
+func (c *Conn) httpRawBody() bool { return c.http != nil && c.http.req.rawBody }
 
 // httpOutsideMsg reports an HTTP connection whose EvHTTPMsg is not being
 // delivered (during it, httpServe acts once the handler returns).

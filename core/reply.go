@@ -106,7 +106,7 @@ func (c *Conn) HTTPChunk(b []byte) {
 		return
 	}
 	q := &c.send
-	if h := c.http; h != nil && h.req.rawBody {
+	if c.httpRawBody() {
 		// HTTP/1.0 client: the data as is; the close ends the body.
 		if len(b) == 0 {
 			c.finishResponse()
