@@ -20,7 +20,7 @@ func (m *Manager) ioStep(c *Conn) {
 		}
 	}
 	read := got
-	if h := c.http; h != nil && !c.has(fDraining) && !c.has(fClosing) && (got || h.reparse) {
+	if h := c.http; h != nil && !c.has(fDraining) && !c.has(fClosing) && (got || h.reparse || h.stream != nil && c.has(fPeerEOF)) {
 		synthetic := h.pollClear
 		h.reparse, h.pollClear = false, false
 		parsed := false
@@ -76,6 +76,9 @@ func (m *Manager) readStep(c *Conn) (got bool) {
 	lim := m.recvLimit(c)
 loop:
 	for i := 0; i < maxReadsPerTurn; i++ {
+		if c.bodyPaused() {
+			break // a streamed body waits for the adapter (http_body_stream.go)
+		}
 		if lim > 0 && c.recv.len() >= lim {
 			if !got {
 				c.Error("MG_MAX_RECV_SIZE")
@@ -83,7 +86,7 @@ loop:
 			break // else: report this batch first, fail on the next read
 		}
 		c.growRecvSize()
-		buf := c.recv.reserve(ioSize)
+		buf := c.bodyReadLimit(c.recv.reserve(ioSize))
 		n, e := sysRead(c.fd, buf)
 		switch {
 		case n > 0:
