@@ -128,9 +128,10 @@ class LoopThread:
 def asgi():
     made = []
 
-    def make(app, **limits):
+    def make(app, tls=None, **limits):
         lt = LoopThread()
-        srv = ASGIServer(app, limits=limits or None)
+        certfile, keyfile = tls or (None, None)
+        srv = ASGIServer(app, limits=limits or None, ssl_certfile=certfile, ssl_keyfile=keyfile)
         conn = lt.run(srv.start("http://127.0.0.1:0"))
         made.append((lt, srv))
         return srv, conn.local_addr[1]
@@ -243,6 +244,46 @@ def test_asgi_slow_app_holds_at_most_the_window(asgi):
     assert r.text == digest(data)
     assert len(app.held) >= 3
     assert max(app.held) <= WINDOW  # not the 16 MiB the client could send
+
+
+def self_signed(tmp_path):
+    """A certificate for 127.0.0.1 and its key (PEM files)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_file), str(key_file)
+
+
+def test_asgi_tls_upload_streams_within_the_window(asgi, tmp_path):
+    tls = self_signed(tmp_path)
+    gate = Gate()
+    app = HashingASGI(gate, pause=0.002)
+    srv, port = asgi(app, tls=tls)
+    app.server = srv
+    data = os.urandom(8 * MiB)
+    r = requests.post(f"https://127.0.0.1:{port}/", data=gated_chunks(data, gate), verify=tls[0],
+                      timeout=WAIT * 3)
+    assert r.text == digest(data)
+    assert gate.opened is True
+    assert len(app.held) >= 3 and max(app.held) <= WINDOW
 
 
 def test_asgi_expect_100_continue_with_curl(asgi, tmp_path):
