@@ -288,23 +288,34 @@ func (m *Manager) rejectBodyStream(c *Conn, code int) bool {
 	return false
 }
 
-// bodyPaused reports that reading stops: the window is full with what
-// the adapter has not consumed plus what is buffered.
-func (c *Conn) bodyPaused() bool {
+// bodyWindow returns the bytes that count against the window, and
+// whether the window applies: to a streamed body (delivered and not yet
+// consumed, plus buffered), and to a server connection waiting for a
+// request head (buffered), whose body may stream, so that the bytes read
+// along with the head are bounded too.
+func (c *Conn) bodyWindow() (used int, on bool) {
 	h := c.http
-	return h != nil && h.stream != nil && !h.stream.discard &&
-		h.stream.unacked+c.recv.len() >= c.m.bodyStream.window
+	if h == nil || !h.server || c.m.bodyStream.threshold == 0 {
+		return 0, false
+	}
+	if s := h.stream; s != nil {
+		return s.unacked + c.recv.len(), !s.discard
+	}
+	return c.recv.len(), !h.inProgress
 }
 
-// bodyReadLimit trims a read buffer so that a streamed body's unconsumed
-// and buffered bytes stay within the window.
+// bodyPaused reports that reading stops: the window is full.
+func (c *Conn) bodyPaused() bool {
+	used, on := c.bodyWindow()
+	return on && used >= c.m.bodyStream.window
+}
+
+// bodyReadLimit trims a read buffer to the room left in the window.
 func (c *Conn) bodyReadLimit(buf []byte) []byte {
-	h := c.http
-	if h == nil || h.stream == nil || h.stream.discard {
-		return buf
-	}
-	if room := c.m.bodyStream.window - h.stream.unacked - c.recv.len(); room < len(buf) {
-		return buf[:room] // > 0: readStep checked bodyPaused
+	if used, on := c.bodyWindow(); on {
+		if room := c.m.bodyStream.window - used; room < len(buf) {
+			return buf[:room] // > 0: the caller checked bodyPaused
+		}
 	}
 	return buf
 }

@@ -51,14 +51,8 @@ func (a *streamApp) on(c *Conn, ev Event, data any) Result {
 		}
 		a.pieces++
 		a.body.Write(p)
-		if a.pieces == 1 {
-			// Read with the head, before the request was known to stream:
-			// bounded by max_recv_size as for any request.
-			a.firstPiece = len(p)
-		} else {
-			a.maxUnack = max(a.maxUnack, c.BodyUnconsumed())
-			a.maxRecv = max(a.maxRecv, c.RecvLen())
-		}
+		a.maxUnack = max(a.maxUnack, c.BodyUnconsumed())
+		a.maxRecv = max(a.maxRecv, c.RecvLen())
 		if !a.noAck {
 			c.BodyConsumed(len(p))
 		}
@@ -200,7 +194,7 @@ func TestBodyStreamWindowPausesReading(t *testing.T) {
 		a.h.pollOnce(2)
 	}
 	held := a.body.Len()
-	if held > max(a.firstPiece, window) || c.BodyUnconsumed() != held || c.RecvLen() > window {
+	if held > window || c.BodyUnconsumed() != held || c.RecvLen() > window {
 		t.Fatalf("delivered %d bytes with nothing consumed (window %d), unconsumed %d", held, window, c.BodyUnconsumed())
 	}
 	// Consume as the pieces come: the upload completes.
@@ -218,7 +212,7 @@ func TestBodyStreamWindowPausesReading(t *testing.T) {
 			return false
 		}
 	})
-	if a.maxUnack > max(a.firstPiece, window) || a.maxRecv > window {
+	if a.maxUnack > window || a.maxRecv > window {
 		t.Fatalf("unconsumed up to %d, receive buffer up to %d", a.maxUnack, a.maxRecv)
 	}
 }

@@ -150,7 +150,7 @@ class HashingASGI:
         self.pause = pause
         self.server = None
         self.pieces = 0
-        self.held = []  # unconsumed bytes in the engine before each receive() after the first
+        self.held = []  # unconsumed bytes in the engine before each receive()
         self.last = None  # the last message received
         self.clients = []
 
@@ -161,7 +161,7 @@ class HashingASGI:
         h = hashlib.sha256()
         n = 0
         while True:
-            if self.pieces and self.server is not None:
+            if self.server is not None:
                 for c in self.server.manager.connections:
                     if not c.is_listening:
                         self.held.append(_body_stream.unconsumed(self.server.manager, c.id))
@@ -391,7 +391,7 @@ class HashingWSGI:
         self.pause = pause
         self.reads = 0
         self.line_count = 0
-        self.held = []  # bytes wsgi.input held, before each read after the first
+        self.held = []  # bytes wsgi.input held, before each read
         self.error = None
         self.done = threading.Event()
 
@@ -409,7 +409,7 @@ class HashingWSGI:
                         self.gate.first_piece.set()
             else:
                 while True:
-                    if self.reads and hasattr(inp, "buffered"):
+                    if hasattr(inp, "buffered"):
                         self.held.append(inp.buffered)
                     b = inp.read(self.block)
                     if not b:
