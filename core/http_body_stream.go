@@ -90,23 +90,25 @@ func (m *Manager) startBodyStream(c *Conn, n int, bodyLen int64, chunked bool) b
 	h.bodyLast, h.need = zeroTime, 0
 	h.inProgress = true
 	h.inMsg = true
-	seq := h.sendSeq
+	// Set before the event: its handler may already ask for the body
+	// (an application started eagerly), which sends the 100 Continue.
+	s := &bodyStream{chunked: chunked, left: bodyLen, startSeq: h.sendSeq}
+	h.stream = s
 	r := m.emit(c, EvHTTPBodyHead, &h.msg)
 	h.inMsg = false
 	h.hdrsSent = false
 	if c.has(fClosed) {
 		return false
 	}
-	if r == ResultException && h.inProgress && h.sendSeq == seq && !c.has(fClosing) {
-		appendReply(c, 500, []byte{}, nil)
+	if r == ResultException && h.inProgress && h.sendSeq == s.startSeq && !c.has(fClosing) {
+		appendReply(c, 500, []byte{}, nil) // as for EvHTTPMsg
 		h.inProgress = false
 	}
 	if c.has(fDraining) || c.has(fClosing) {
+		h.stream = nil
 		return false
 	}
 	c.recv.consume(n)
-	s := &bodyStream{chunked: chunked, left: bodyLen, startSeq: h.sendSeq}
-	h.stream = s
 	if !h.inProgress { // answered in the head event
 		m.bodyAnswered(c)
 	}

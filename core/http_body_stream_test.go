@@ -355,3 +355,71 @@ func TestBodyStreamOffByDefault(t *testing.T) {
 		}
 	}
 }
+
+// An application started within the head event (an eager asyncio task)
+// asks for the body there: the 100 Continue goes out all the same.
+func TestBodyStreamExpect100AskedInHeadEvent(t *testing.T) {
+	a := newStreamApp(t, nil, 1000, 1<<20)
+	inner := a.h.on
+	a.h.on = func(c *Conn, ev Event, data any) Result {
+		if ev == EvHTTPBodyHead {
+			c.BodyConsumed(0)
+		}
+		return inner(c, ev, data)
+	}
+	_, addr := a.h.listen(true)
+	body := randomBody(50000)
+	ch := make(chan clientResult, 1)
+	go func() {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			ch <- clientResult{err: err}
+			return
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(30 * time.Second))
+		fmt.Fprintf(conn, "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n", len(body))
+		br := bufio.NewReader(conn)
+		if line, err := br.ReadString('\n'); err != nil || line != "HTTP/1.1 100 Continue\r\n" {
+			ch <- clientResult{[]byte(line), fmt.Errorf("interim %q %v", line, err)}
+			return
+		}
+		br.ReadString('\n')
+		conn.Write(body)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			ch <- clientResult{err: err}
+			return
+		}
+		ch <- clientResult{[]byte(bodyOf(resp)), nil}
+	}()
+	r := recv(a.h, "client", ch)
+	if r.err != nil || string(r.data) != digest(body) {
+		t.Fatalf("client: %q %v", r.data, r.err)
+	}
+}
+
+// A handler that fails in the head event gets the 500 of EvHTTPMsg, and
+// the connection serves the next request once the body is dropped.
+func TestBodyStreamHeadHandlerFails(t *testing.T) {
+	a := newStreamApp(t, nil, 1000, 1<<20)
+	inner := a.h.on
+	a.h.on = func(c *Conn, ev Event, data any) Result {
+		if ev == EvHTTPBodyHead {
+			return ResultException
+		}
+		return inner(c, ev, data)
+	}
+	_, addr := a.h.listen(true)
+	body := randomBody(300000)
+	req := append([]byte(fmt.Sprintf("POST / HTTP/1.1\r\nContent-Length: %d\r\n\r\n", len(body))), body...)
+	req = append(req, "GET /after HTTP/1.1\r\n\r\n"...)
+	r := recv(a.h, "client", stagedClient(addr, req, nil, nil, 2))
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	resps := readResponses(t, r.data, 2)
+	if resps[0].StatusCode != 500 || bodyOf(resps[1]) != "whole /after" || a.pieces != 0 {
+		t.Fatalf("status %d, then %q, pieces %d", resps[0].StatusCode, bodyOf(resps[1]), a.pieces)
+	}
+}
