@@ -107,6 +107,13 @@ def chunked(data, size=50000):
     return out + b"0\r\n\r\n"
 
 
+def chunked_over(limit):
+    """Chunks of exactly ``limit`` bytes, then the size line of one more
+    chunk: the server refuses at that line, having read all that was sent
+    (no reset can overtake its answer)."""
+    return chunked(os.urandom(limit))[:-len(b"0\r\n\r\n")] + b"10\r\n"
+
+
 # -- ASGI -------------------------------------------------------------------
 
 class LoopThread:
@@ -224,8 +231,8 @@ def test_asgi_max_body_size_by_length_refused_before_the_app(asgi):
 def test_asgi_max_body_size_chunked_mid_stream(asgi):
     app = HashingASGI()
     _, port = asgi(app, max_body_size=MiB)
-    body = chunked(os.urandom(2 * MiB))
-    out = raw_exchange(port, b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+    out = raw_exchange(port, b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       + chunked_over(MiB), shut=False)
     assert out.startswith(b"HTTP/1.1 413 ")
     assert b"Connection: close" in out
     deadline = time.monotonic() + WAIT
@@ -486,7 +493,7 @@ def test_wsgi_max_body_size_chunked_mid_stream(wsgi):
     app = HashingWSGI()
     s = wsgi(app, workers=1, limits={"max_body_size": MiB})
     out = raw_exchange(s.port, b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       + chunked(os.urandom(2 * MiB)))
+                       + chunked_over(MiB), shut=False)
     assert out.startswith(b"HTTP/1.1 413 ")
     assert app.done.wait(WAIT)
     assert isinstance(app.error, OSError) and "max_body_size" in str(app.error)
