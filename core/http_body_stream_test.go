@@ -426,3 +426,41 @@ func TestBodyStreamHeadHandlerFails(t *testing.T) {
 		t.Fatalf("status %d, then %q, pieces %d", resps[0].StatusCode, bodyOf(resps[1]), a.pieces)
 	}
 }
+
+// FuzzBodyStreamChunked checks the streaming de-chunker against the
+// whole-body one (scanChunks, dechunk): the same pieces, the same verdict,
+// wherever the socket splits the body.
+func FuzzBodyStreamChunked(f *testing.F) {
+	f.Add([]byte("5\r\nhello\r\n0\r\n\r\n"), uint16(3))
+	f.Add([]byte("a;ext=1\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\n"), uint16(12))
+	f.Add([]byte("4000\r\n"), uint16(0))
+	f.Add([]byte("5\r\nhelloXX"), uint16(7))
+	f.Add([]byte("zz\r\n"), uint16(1))
+	f.Fuzz(func(t *testing.T, body []byte, split uint16) {
+		if len(body) > 1<<16 {
+			return
+		}
+		lim := DefaultLimits()
+		lim.MaxBodySize = 1 << 12
+		dlen, raw, st := scanChunks(body, lim.MaxBodySize)
+		want := map[int]int{chunkDone: 0, chunkBad: 400, chunkTooBig: 413, chunkMore: BodyClientGone}[st]
+		if st == chunkDone {
+			body = body[:raw] // what follows would be the next request
+		}
+		a := newStreamApp(t, &lim, 1, minBodyWindow)
+		_, addr := a.h.listen(true)
+		cut := int(split) % (len(body) + 1)
+		head := "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+		recv(a.h, "client", rawClientSteps(addr, []string{head + string(body[:cut]), string(body[cut:])}, 0))
+		if len(a.ends) == 0 || a.ends[0] != want {
+			t.Fatalf("ends %v, want %d (scanChunks state %d)", a.ends, want, st)
+		}
+		if st == chunkDone {
+			whole := append([]byte(nil), body...)
+			whole = whole[:dechunk(whole)]
+			if int64(len(whole)) != dlen || !bytes.Equal(a.body.Bytes(), whole) {
+				t.Fatalf("streamed %q, whole %q", a.body.Bytes(), whole)
+			}
+		}
+	})
+}
