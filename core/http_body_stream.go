@@ -66,13 +66,13 @@ const (
 // bodyStream is the state of the body being streamed on a connection.
 type bodyStream struct {
 	chunked  bool
-	state    int   // chunked: csSize...
-	left     int64 // bytes still to come: of the body (length), of the chunk (chunked)
-	total    int64 // de-chunked bytes so far (chunked: bounded by MaxBodySize)
-	unacked  int   // delivered, not yet consumed by the adapter
-	asked    bool  // the adapter asked for the body (BodyConsumed was called)
-	discard  bool  // the response is finished: the rest is read and dropped
-	startSeq uint32
+	state    int    // chunked: csSize...
+	left     int64  // bytes still to come: of the body (length), of the chunk (chunked)
+	total    int64  // de-chunked bytes so far (chunked: bounded by MaxBodySize)
+	unacked  int    // delivered, not yet consumed by the adapter
+	asked    bool   // the adapter asked for the body (BodyConsumed was called)
+	discard  bool   // the response is finished: the rest is read and dropped
+	startSeq uint32 // httpConn.sendSeq before the response (another value: one was started)
 }
 
 // wantsBodyStream reports whether a request with this framing streams.
