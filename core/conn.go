@@ -192,7 +192,7 @@ func (c *Conn) established() bool {
 
 // canRead: reading is allowed now (draining conns read and discard).
 func (c *Conn) canRead() bool {
-	return (c.has(fReadable) || c.tlsSt() != nil && c.tlsSt().more) && !c.has(fPeerEOF) && (c.has(fDraining) || !c.IsFull())
+	return (c.has(fReadable) || c.tlsSt() != nil && c.tlsSt().more) && !c.has(fPeerEOF) && (c.has(fDraining) || !c.IsFull() && !c.bodyPaused())
 }
 
 // pending reports work the next iteration must do without waiting.

@@ -37,7 +37,8 @@ func (c *Conn) httpAfterPoll() {
 // bytes, a synthetic READ, or a parsed message.
 func (m *Manager) httpRead(c *Conn, got bool) (read bool) {
 	h := c.http
-	if h == nil || c.has(fDraining) || c.has(fClosing) || !got && !h.reparse {
+	// A streamed body also learns of the peer's end of file (http_body_stream.go).
+	if h == nil || c.has(fDraining) || c.has(fClosing) || !got && !h.reparse && !(h.stream != nil && c.has(fPeerEOF)) {
 		return got
 	}
 	synthetic := h.pollClear

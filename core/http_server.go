@@ -25,6 +25,8 @@ type httpConn struct {
 	hi         codec.HeadInfo
 	hdrs       [codec.MaxStoredHeaders]codec.HeaderSpan
 	out        outTracker // client side: requests written (http_client.go)
+
+	stream *bodyStream // request body being streamed (http_body_stream.go)
 }
 
 func newHTTPConn(server bool) *httpConn {
@@ -43,7 +45,17 @@ var headerConnClose = []byte("Connection: close\r\n")
 func (m *Manager) httpServe(c *Conn, progress bool) (parsed bool) {
 	h := c.http
 	lim := &m.lim
-	for !c.has(fClosed) && !c.has(fClosing) && !c.has(fDraining) && !h.inProgress && !m.aborted && c.http == h { // c.http changes on ws_upgrade
+	for !c.has(fClosed) && !c.has(fClosing) && !c.has(fDraining) && !m.aborted && c.http == h { // c.http changes on ws_upgrade
+		if h.stream != nil {
+			if !m.bodyStreamStep(c, progress) {
+				break
+			}
+			parsed = true
+			continue
+		}
+		if h.inProgress {
+			break
+		}
 		buf := c.recv.data()
 		// Tolerate empty lines before a request (RFC 9112 §2.2).
 		if len(buf) > 0 && buf[0] == '\n' {
@@ -121,6 +133,13 @@ func (m *Manager) httpServe(c *Conn, progress bool) (parsed bool) {
 				m.dropRequest(c)
 				return true
 			}
+		}
+		if m.bodyStream.threshold > 0 && m.wantsBodyStream(chunked, bodyLen) {
+			parsed = true
+			if !m.startBodyStream(c, n, bodyLen, chunked) {
+				break
+			}
+			continue
 		}
 		total := 0
 		if chunked {
@@ -206,6 +225,9 @@ func (m *Manager) dropRequest(c *Conn) {
 // input is dropped and the connection drains.
 func (m *Manager) httpReject(c *Conn, code int) {
 	h := c.http
+	if h.stream != nil && m.rejectBodyStream(c, code) {
+		return
+	}
 	h.headStart, h.bodyLast = zeroTime, zeroTime
 	h.hdrsSent = false
 	h.need = 0
@@ -230,6 +252,9 @@ func (c *Conn) finishResponse() {
 		return
 	}
 	h.inProgress = false
+	if h.stream != nil {
+		c.m.bodyAnswered(c)
+	}
 	switch {
 	case h.inMsg: // httpServe goes on after the callback
 	case h.req.close:

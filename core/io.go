@@ -56,6 +56,9 @@ func (m *Manager) readStep(c *Conn) (got bool) {
 	}
 	lim := m.recvLimit(c)
 	for i := 0; i < maxReadsPerTurn; i++ {
+		if c.bodyPaused() {
+			break // a streamed body waits for the adapter (http_body_stream.go)
+		}
 		if lim > 0 && c.recv.len() >= lim {
 			if !got {
 				c.Error("MG_MAX_RECV_SIZE")
@@ -63,7 +66,7 @@ func (m *Manager) readStep(c *Conn) (got bool) {
 			break // else: report this batch first, fail on the next read
 		}
 		c.growRecvSize()
-		n, end := c.sockRead(c.recv.reserve(ioSize))
+		n, end := c.sockRead(c.bodyReadLimit(c.recv.reserve(ioSize)))
 		if n > 0 {
 			c.recv.commit(n)
 			got = true

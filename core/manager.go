@@ -45,6 +45,8 @@ type Manager struct {
 	spareHTTP    []*httpConn // freed conns' HTTP state, likewise
 	depth        int         // handlers running (nested emits, a batcher call)
 
+	bodyStream bodyStreamConfig // request body streaming for adapters (http_body_stream.go)
+
 	// Cross-thread queues (wakeups, DNS answers), guarded by mu.
 	mu        sync.Mutex
 	signalled bool

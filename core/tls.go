@@ -415,8 +415,12 @@ func (m *Manager) tlsDecrypt(c *Conn) (got bool) {
 			}
 			break
 		}
+		if c.bodyPaused() {
+			t.more = true // decrypt the rest once the adapter consumed (http_body_stream.go)
+			break
+		}
 		c.growRecvSize()
-		buf := c.recv.reserve(ioSize)
+		buf := c.bodyReadLimit(c.recv.reserve(ioSize))
 		n, err := t.tc.Read(buf)
 		if n > 0 {
 			c.recv.commit(n)

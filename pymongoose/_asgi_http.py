@@ -4,8 +4,9 @@ Runs on the asyncio loop's thread, where the Manager is polled: ``send()``
 frames the response itself and queues it with ``Connection._http_send``
 (status line and header bytes as the application gave them, its own
 Content-Length kept); it suspends only under back-pressure. ``receive()``
-returns the request body, which the engine delivers whole, without
-suspending.
+returns a small request body whole, without suspending; a large or chunked
+one (pymongoose/_body_stream.py) in the pieces the engine delivered since
+the last call, suspending until one arrives.
 """
 
 from __future__ import annotations
@@ -31,16 +32,29 @@ class ClientDisconnected(OSError):
     """``send()`` on a connection whose client went away (ASGI HTTP 2.4)."""
 
 
+class StreamedBody:
+    """A request body the engine streams: the pieces the application has
+    not received yet, and how the body ended (None: more to come; 0:
+    complete; else a failure status of _body_stream.FAILURES)."""
+
+    __slots__ = ("pieces", "status", "asked")
+
+    def __init__(self) -> None:
+        self.pieces: List[bytes] = []
+        self.status: Optional[int] = None
+        self.asked = False  # the application called receive()
+
+
 class HTTPCycle:
     """State of one request: its scope, the body not yet received, and how
     the response is framed (decided at the first body message)."""
 
     __slots__ = ("server", "conn", "state", "scope", "body", "head", "keep_alive", "http10",
                  "status", "headers", "started", "complete", "disconnected", "chunked",
-                 "remaining", "close_delimited", "waiter")
+                 "remaining", "close_delimited", "waiter", "stream")
 
     def __init__(self, server: "ASGIServer", state: "_ConnState", scope: Dict[str, Any],
-                 body: bytes, head: bool, keep_alive: bool, http10: bool) -> None:
+                 body: Optional[bytes], head: bool, keep_alive: bool, http10: bool) -> None:
         self.server = server
         self.state = state
         self.conn = state.conn
@@ -58,6 +72,7 @@ class HTTPCycle:
         self.remaining = -1  # body bytes the app's Content-Length still expects
         self.close_delimited = False
         self.waiter: "Optional[asyncio.Future[None]]" = None
+        self.stream: Optional[StreamedBody] = None  # the body streams (set by the server)
 
     # -- receive -------------------------------------------------------
     async def receive(self) -> Dict[str, Any]:
@@ -65,6 +80,9 @@ class HTTPCycle:
         if body is not None:
             self.body = None
             return {"type": "http.request", "body": body, "more_body": False}
+        stream = self.stream
+        if stream is not None:
+            return await self._receive_piece(stream)
         if not self.complete and not self.disconnected and not self.server.peer_gone(self):
             # long polling: wait for the response to end or the client to go
             watch = self.server.eof_watch
@@ -74,6 +92,45 @@ class HTTPCycle:
             finally:
                 watch.pop(self.state.id, None)
         return dict(_DISCONNECT)
+
+    async def _receive_piece(self, stream: StreamedBody) -> Dict[str, Any]:
+        """The streamed body received since the last call (suspending until
+        some arrived), its end, or ``http.disconnect`` when it cannot end."""
+        cid = self.state.id
+        if not stream.asked:
+            stream.asked = True
+            self.server.body_consumed(cid, 0)  # sends a pending 100 Continue
+        while not stream.pieces and stream.status is None and not self.disconnected:
+            await self._wait()
+        pieces = stream.pieces
+        if pieces:
+            body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            pieces.clear()
+            more = stream.status != 0
+            if not more:
+                self.stream = None
+            self.server.body_consumed(cid, len(body))
+            return {"type": "http.request", "body": body, "more_body": more}
+        if stream.status == 0:
+            self.stream = None
+            return {"type": "http.request", "body": b"", "more_body": False}
+        # The engine answered the failure (or closes): nothing more goes out.
+        self.disconnected = True
+        return dict(_DISCONNECT)
+
+    def on_body_piece(self, piece: bytes) -> None:
+        """A piece of the streamed body arrived (EV_BODY_PIECE)."""
+        assert self.stream is not None
+        self.stream.pieces.append(piece)
+        self._wake()
+
+    def on_body_end(self, status: int) -> None:
+        """The streamed body ended (EV_BODY_END: 0, or a failure)."""
+        assert self.stream is not None
+        self.stream.status = status
+        if status:
+            self.disconnected = True  # send() raises: the engine answers or closes
+        self._wake()
 
     async def _wait(self) -> None:
         fut = self.waiter

@@ -26,8 +26,9 @@ handler builds the scope and starts the application at once (on Python 3.12+
 as an eager task: an application that never suspends has answered before the
 handler returns, and its response leaves in the same poll pass). There is no
 thread and no hand-off between threads. Supported: ASGI 3.0 with HTTP 2.4
-(whole request body in one ``http.request``, responses whole or streamed,
-back-pressure, ``http.disconnect``), WebSocket 2.4 with the
+(request bodies of 256 KiB or more, and chunked ones, in ``http.request``
+pieces as they arrive, smaller ones whole; responses whole or streamed;
+back-pressure both ways; ``http.disconnect``), WebSocket 2.4 with the
 ``websocket.http.response`` extension, and lifespan with ``state``.
 """
 
@@ -40,8 +41,9 @@ import sys
 import traceback
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Union
 
+from . import _body_stream
 from . import _mongoose as _native
-from ._asgi_http import HTTPCycle, request_parts
+from ._asgi_http import HTTPCycle, StreamedBody, request_parts
 from ._asgi_lifespan import Lifespan, LifespanFailed
 from ._asgi_ws import WSCycle
 from ._gopy import pybind as _go
@@ -70,6 +72,9 @@ _EV_CLOSE = _native.MG_EV_CLOSE
 _EV_WS_MSG = _native.MG_EV_WS_MSG
 _EV_WS_CTL = _native.MG_EV_WS_CTL
 _EV_ACCEPT = _native.MG_EV_ACCEPT
+_EV_BODY_HEAD = _body_stream.EV_BODY_HEAD
+_EV_BODY_PIECE = _body_stream.EV_BODY_PIECE
+_EV_BODY_END = _body_stream.EV_BODY_END
 _SKIPPED = (_native.MG_EV_POLL, _native.MG_EV_READ, _native.MG_EV_HTTP_HDRS)
 
 
@@ -165,6 +170,7 @@ class ASGIServer:
         manager = Manager(None, False, self._error_handler, **self._limits)
         # The frequent events the server has nothing to do with never reach Python.
         _go.AdapterSkipEvents(manager._mid, sum(1 << ev for ev in _SKIPPED))
+        _body_stream.enable(manager)  # large bodies reach receive() as they arrive
         try:
             lst = manager.listen(url, self._handle, http=True, reuse_port=reuse_port)
         except BaseException:
@@ -253,6 +259,14 @@ class ASGIServer:
         self.kick()
         return True
 
+    def body_consumed(self, conn_id: int, n: int) -> None:
+        """The application received ``n`` more bytes of a streamed body (0:
+        it asks for the body): the engine reads on."""
+        manager = self._manager
+        if manager is not None:
+            _body_stream.consumed(manager, conn_id, n)
+            self.kick()
+
     def kick(self) -> None:
         """Poll soon: output was queued outside poll()."""
         driver = self._driver
@@ -280,10 +294,22 @@ class ASGIServer:
             state = self._conns.get(conn.id)
             if state is not None and state.cycle is not None:
                 state.cycle.on_control(conn)
+        elif ev == _EV_BODY_PIECE or ev == _EV_BODY_END:
+            state = self._conns.get(conn.id)
+            cycle = state.cycle if state is not None else None
+            if type(cycle) is HTTPCycle and cycle.stream is not None:
+                if ev == _EV_BODY_PIECE:
+                    cycle.on_body_piece(data)
+                else:
+                    cycle.on_body_end(data)
+        elif ev == _EV_BODY_HEAD:
+            self._on_request(conn, data, True)
         elif ev == _EV_ACCEPT and self._tls is not None:
             conn.tls_init(self._tls)
 
-    def _on_request(self, conn: "_native.Connection", msg: Any) -> None:
+    def _on_request(self, conn: "_native.Connection", msg: Any, streamed: bool = False) -> None:
+        """A request: whole (MG_EV_HTTP_MSG), or its head with the body
+        to follow (``streamed``, EV_BODY_HEAD)."""
         state = self._conns.get(conn.id)
         if state is None:
             state = self._conns[conn.id] = _ConnState(conn)
@@ -310,7 +336,7 @@ class ASGIServer:
         connection = msg.header("Connection")
         if connection is not None:
             tokens = connection_tokens(connection)
-            if "upgrade" in tokens and (msg.header("Upgrade") or "").lower() == "websocket":
+            if "upgrade" in tokens and not streamed and (msg.header("Upgrade") or "").lower() == "websocket":
                 self._on_upgrade(state, scope, msg)
                 return
             stay = keep_alive(http10, tokens)
@@ -318,8 +344,10 @@ class ASGIServer:
             stay = not http10  # keep_alive(http10, ()) without the call
         if self._closing:
             stay = False
-        cycle = HTTPCycle(self, state, scope, msg.body_bytes, scope["method"] == "HEAD",
-                          stay, http10)
+        cycle = HTTPCycle(self, state, scope, None if streamed else msg.body_bytes,
+                          scope["method"] == "HEAD", stay, http10)
+        if streamed:
+            cycle.stream = StreamedBody()
         state.cycle = cycle
         self._start(self._run(cycle))
 

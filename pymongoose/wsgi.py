@@ -27,6 +27,11 @@ chunked transfer coding when the length is unknown (HTTP/1.1) or a
 close-delimited body (HTTP/1.0). Every block the application yields or
 writes goes out when it is produced; a worker waits while the connection's
 send buffer is above the Manager's ``send_high_water``.
+
+With workers, a request body of 256 KiB or more (or a chunked one) streams:
+the application starts at once and ``wsgi.input`` blocks until the bytes
+it asks for have arrived (pymongoose/_wsgi_input.py). With ``workers=0``
+the poll thread cannot block, so every body arrives whole first.
 """
 
 from __future__ import annotations
@@ -42,12 +47,14 @@ from collections import deque
 from email.utils import formatdate
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
+from . import _body_stream
 from . import _mongoose as _native
 from ._gopy import pybind as _go
 from ._http_adapter import (CHUNK, FIELD_VALUE, HEADER_LINES_RE, LAST_CHUNK, NO_BODY, NO_LENGTH,
                             TOKEN_RE, connection_tokens, decode_path_latin1, header_value_error,
                             keep_alive, origin_path, status_line)
 from ._manager import LIMITS, Manager
+from ._wsgi_input import BodyInput
 
 __all__ = ["WSGIServer", "serve", "FileWrapper"]
 
@@ -55,6 +62,9 @@ _EV_HTTP_MSG = _native.MG_EV_HTTP_MSG
 _EV_WRITE = _native.MG_EV_WRITE
 _EV_ACCEPT = _native.MG_EV_ACCEPT
 _EV_CLOSE = _native.MG_EV_CLOSE
+_EV_BODY_HEAD = _body_stream.EV_BODY_HEAD
+_EV_BODY_PIECE = _body_stream.EV_BODY_PIECE
+_EV_BODY_END = _body_stream.EV_BODY_END
 # Events the server has nothing to do for (the most frequent ones): the
 # binding does not deliver them (AdapterSkipEvents), nor MG_EV_WRITE while
 # no response waits for room in its connection's send buffer.
@@ -291,6 +301,7 @@ class _Exchange:
     is_head = False
     http10 = False
     worker = False  # the application runs in a worker thread
+    body: Optional[BodyInput] = None  # wsgi.input of a streamed request body
 
     def __init__(self, server: "WSGIServer", conn: Any, cid: int) -> None:
         self.server = server
@@ -657,6 +668,7 @@ class WSGIServer:
         self._conns: Dict[int, _ConnState] = {}
         self._listeners: List[Any] = []
         self._done: "deque[Tuple[_Exchange, Optional[bytes], bool]]" = deque()
+        self._consumed: "deque[Tuple[_Exchange, int]]" = deque()  # streamed body read by workers
         self._streams: Dict[int, _Exchange] = {}  # worker responses waiting for room
         self._pulls: set = set()  # workers=0: connections whose response is pulled on MG_EV_WRITE
         self._sleeping = False  # the poll thread waits in poll(): a hand-off must wake it
@@ -670,6 +682,8 @@ class WSGIServer:
         self._update_date()
         self._manager.timer_add(1000, self._update_date, repeat=True)
         self._pool = _Pool(workers, self._run_app, level <= 40) if workers else None
+        if workers:  # a worker may block in wsgi.input; the poll thread may not
+            _body_stream.enable(self._manager)
 
     # -- public API ----------------------------------------------------
     @property
@@ -693,7 +707,7 @@ class WSGIServer:
         self._flush()
         self._sleeping = True  # a worker's hand-off ends the wait
         try:
-            self._manager.poll(0 if self._done else timeout_ms)
+            self._manager.poll(0 if self._done or self._consumed else timeout_ms)
         finally:
             self._sleeping = False
             self._woken = False
@@ -709,6 +723,7 @@ class WSGIServer:
         previous: Dict[Any, Any] = {}
         manager = self._manager
         done = self._done
+        consumed = self._consumed
         stop = self._stop
         pool = self._pool
 
@@ -732,7 +747,7 @@ class WSGIServer:
                         deadline = time.monotonic() + graceful_timeout
                     if not self._conns or time.monotonic() >= deadline:
                         break
-                if done:
+                if done or consumed:
                     self._flush()
                 if pool is not None and pool.jobs:
                     pool.nudge()
@@ -741,7 +756,7 @@ class WSGIServer:
                     wait = poll_ms
                 self._sleeping = True
                 try:
-                    manager.poll(0 if done else wait)
+                    manager.poll(0 if done or consumed else wait)
                 except RuntimeError:
                     if self._closed or stop.is_set():  # closed from another thread meanwhile
                         break
@@ -818,6 +833,19 @@ class WSGIServer:
                     self._progress(ex, conn)
                 elif cid in self._pulls:
                     self._pump(conn, self._conns[cid])
+        elif ev == _EV_BODY_PIECE or ev == _EV_BODY_END:
+            st = self._conns.get(conn.id)
+            ex = st.exchange if st is not None else None
+            if ex is not None and ex.body is not None:
+                if ev == _EV_BODY_PIECE:
+                    ex.body.feed(data)
+                else:
+                    ex.body.end(data)
+                    if data:
+                        self._gone(ex)  # the engine answered the failure or closes
+        elif ev == _EV_BODY_HEAD:
+            self._sleeping = False
+            self._on_request(conn, data, True)
         elif ev == _EV_ACCEPT:
             if self._tls is not None:
                 conn.tls_init(self._tls)
@@ -834,6 +862,8 @@ class WSGIServer:
 
     def _gone(self, ex: _Exchange) -> None:
         ex.gone = True
+        if ex.body is not None:
+            ex.body.end(_body_stream.CLIENT_GONE)  # a worker blocked in wsgi.input raises
         if self._streams.pop(ex.cid, None) is not None:
             self._watch_writes()
         room = ex.room
@@ -877,7 +907,9 @@ class WSGIServer:
         self._conns[conn.id] = st
         return st
 
-    def _on_request(self, conn: "_native.Connection", msg: Any) -> None:
+    def _on_request(self, conn: "_native.Connection", msg: Any, streamed: bool = False) -> None:
+        """A request: whole (MG_EV_HTTP_MSG), or its head with the body to
+        follow (``streamed``: EV_BODY_HEAD, workers only)."""
         cid = conn.id
         st = self._conns.get(cid)
         if st is None:
@@ -911,15 +943,18 @@ class WSGIServer:
                 env[key] = env[key] + ", " + value
             else:
                 env[key] = value
-        body = msg.body_bytes
-        env["wsgi.input"] = io.BytesIO(body)
-        if body and "CONTENT_LENGTH" not in env:
-            env["CONTENT_LENGTH"] = str(len(body))
+        ex = _Exchange(self, conn, cid)
+        if streamed:
+            ex.body = env["wsgi.input"] = BodyInput(lambda n: self._body_consumed(ex, n))
+        else:
+            body = msg.body_bytes
+            env["wsgi.input"] = io.BytesIO(body)
+            if body and "CONTENT_LENGTH" not in env:
+                env["CONTENT_LENGTH"] = str(len(body))
         http10 = proto != "HTTP/1.1"
         connection = env.get("HTTP_CONNECTION")
         # no Connection header: keep_alive(http10, ()), i.e. HTTP/1.0 closes (spares two calls)
         close = http10 if connection is None else not keep_alive(http10, connection_tokens(connection))
-        ex = _Exchange(self, conn, cid)
         if method == "HEAD":
             ex.is_head = True
         if http10:
@@ -1020,6 +1055,18 @@ class WSGIServer:
                 self._wait_room(ex)
             ex.posted += len(data)
         self._done.append((ex, data, end))
+        self._wake_poller()
+
+    def _body_consumed(self, ex: _Exchange, n: int) -> None:
+        """Worker side: the application read ``n`` bytes of its streamed
+        body (0: it starts reading); the poll thread tells the engine."""
+        if ex.gone:
+            return
+        self._consumed.append((ex, n))
+        self._wake_poller()
+
+    def _wake_poller(self) -> None:
+        """Worker side: end the poll thread's wait, if it waits."""
         if self._sleeping and not self._woken:
             self._woken = True
             try:
@@ -1054,7 +1101,13 @@ class WSGIServer:
                 room.set()
 
     def _flush(self) -> None:
-        """Poll side: queue the workers' output on the connections."""
+        """Poll side: queue the workers' output on the connections, and
+        report what they read of streamed bodies."""
+        consumed = self._consumed
+        while consumed:
+            ex, n = consumed.popleft()
+            if not ex.gone:
+                _body_stream.consumed(self._manager, ex.cid, n)
         done = self._done
         while done:
             ex, data, end = done.popleft()

@@ -90,6 +90,13 @@ async def http(scope, receive, send):
         await send({"type": "http.response.body", "body": b"first;", "more_body": True})
         msg = await receive()  # the client goes away mid-response
         EVENTS.append(["http", msg["type"]])
+    elif path == "/first-piece":
+        # answers from the first body message: the client sends the rest
+        # only after this answer, so it needs a server that streams bodies
+        msg = await receive()
+        await respond(send, 200, b"more=%d got=%d" % (msg.get("more_body", False), len(msg["body"]) > 0))
+    elif path == "/no-read":
+        await respond(send, 401, b"no")  # the body is never asked for
     elif path == "/after-complete":
         await read_body(receive)
         await respond(send, 200, b"done")

@@ -302,6 +302,32 @@ def test_request_body_streams_in():
     assert resps["pymongoose"].body == resps["uvicorn"].body == b"%d:" % len(body) + body[:64]
 
 
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_large_body_reaches_the_app_while_it_arrives(framing):
+    half = bytes(range(256)) * 2048  # 512 KiB now; the other half only after the answer
+    if framing == "length":
+        raw = (b"POST /first-piece HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (2 * len(half))
+               + half)
+    else:
+        raw = (b"POST /first-piece HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               + b"%x\r\n%s\r\n" % (len(half), half))
+    for kind, port in _ports.items():
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+            s.sendall(raw)
+            resp = Reader(s).response()
+            assert (resp.status, resp.body) == (200, b"more=1 got=1"), kind
+
+
+def test_expect_100_continue_not_sent_when_the_app_does_not_read():
+    head = b"POST /no-read HTTP/1.1\r\nHost: x\r\nContent-Length: 2097152\r\nExpect: 100-continue\r\n\r\n"
+    for kind, port in _ports.items():
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+            s.sendall(head)
+            r = Reader(s)
+            resp = r.response()
+            assert (resp.status, resp.body, r.informational) == (401, b"no", []), kind
+
+
 def test_expect_100_continue():
     raw = (b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello")
     for kind, port in _ports.items():

@@ -131,7 +131,16 @@ def state(environ, start_response):
     return [out]
 
 
-ROUTES = {"/env": env_echo, "/custom": custom, "/nolength": no_length, "/big": big,
+def first_read(environ, start_response):
+    # answers from the first 64 KiB: the client sends the rest only after
+    # this answer, so the server must hand the body over as it arrives
+    got = environ["wsgi.input"].read(65536)
+    out = b"got=%d" % len(got)
+    start_response("200 OK", [("Content-Length", str(len(out)))])
+    return [out]
+
+
+ROUTES = {"/first-read": first_read, "/env": env_echo, "/custom": custom, "/nolength": no_length, "/big": big,
           "/204": no_content, "/304": not_modified, "/gated": gated, "/exc-late": exc_late,
           "/exc-early": exc_early, "/nonlatin1": non_latin1, "/state": state}
 
@@ -462,6 +471,24 @@ def test_streaming_is_not_delayed(servers):
             while b"0\r\n\r\n" not in c.buf:
                 c._more()
             assert b"second" in c.buf, name
+        finally:
+            c.close()
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_large_body_reaches_the_app_while_it_arrives(servers, framing):
+    half = bytes(range(256)) * 2048  # 512 KiB now; the other half never
+    if framing == "length":
+        raw = get(b"/first-read", b"Content-Length: %d" % (2 * len(half)), method=b"POST") + half
+    else:
+        raw = (get(b"/first-read", b"Transfer-Encoding: chunked", method=b"POST")
+               + b"%x\r\n%s\r\n" % (len(half), half))
+    for name, s in servers[0].items():
+        c = Conn(s.port)
+        try:
+            c.sock.sendall(raw)
+            resp = c.response()
+            assert resp.body == b"got=65536", name
         finally:
             c.close()
 

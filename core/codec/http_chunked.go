@@ -10,15 +10,15 @@ const (
 	ChunkTooBig        // de-chunked size over the limit
 )
 
-// maxChunkLine bounds a chunk-size or trailer line.
-const maxChunkLine = 4096
+// MaxChunkLine bounds a chunk-size or trailer line.
+const MaxChunkLine = 4096
 
-// chunkLine parses a chunk-size line at the start of b: hex digits,
+// ChunkLine parses a chunk-size line at the start of b: hex digits,
 // optional ";extension", CR LF. It returns the size and the line length.
-func chunkLine(b []byte) (size int64, n int, st int) {
+func ChunkLine(b []byte) (size int64, n int, st int) {
 	lf := bytes.IndexByte(b, '\n')
 	if lf < 0 {
-		if len(b) > maxChunkLine {
+		if len(b) > MaxChunkLine {
 			return 0, 0, ChunkBad
 		}
 		return 0, 0, ChunkMore
@@ -62,7 +62,7 @@ func unhex(c byte) int {
 func ScanChunks(b []byte, maxBody int) (dlen int64, raw int, st int) {
 	pos := 0
 	for {
-		size, n, s := chunkLine(b[pos:])
+		size, n, s := ChunkLine(b[pos:])
 		if s != ChunkDone {
 			return dlen, 0, s
 		}
@@ -72,7 +72,7 @@ func ScanChunks(b []byte, maxBody int) (dlen int64, raw int, st int) {
 			for {
 				lf := bytes.IndexByte(b[pos:], '\n')
 				if lf < 0 {
-					if len(b)-pos > maxChunkLine {
+					if len(b)-pos > MaxChunkLine {
 						return dlen, 0, ChunkBad
 					}
 					return dlen, 0, ChunkMore
@@ -107,7 +107,7 @@ func ScanChunks(b []byte, maxBody int) (dlen int64, raw int, st int) {
 func Dechunk(b []byte) int {
 	w, pos := 0, 0
 	for {
-		size, n, _ := chunkLine(b[pos:])
+		size, n, _ := ChunkLine(b[pos:])
 		pos += n
 		if size == 0 {
 			return w
@@ -124,7 +124,7 @@ func Dechunk(b []byte) int {
 // the data bytes before it, and, when the body is complete, its raw length.
 func ResumeChunks(b []byte, pos int, dlen int64, maxBody int) (int, int64, int, int) {
 	for {
-		size, n, st := chunkLine(b[pos:])
+		size, n, st := ChunkLine(b[pos:])
 		if st != ChunkDone {
 			return pos, dlen, 0, st
 		}

@@ -56,7 +56,7 @@ func FuzzChunkedPrefix(f *testing.F) {
 		if raw > 0 {
 			cut = int(uint(cut) % uint(raw))
 			_, _, st2 := ScanChunks(body[:cut], 1<<20)
-			if st2 == ChunkDone || st2 == ChunkBad && cut < maxChunkLine {
+			if st2 == ChunkDone || st2 == ChunkBad && cut < MaxChunkLine {
 				t.Fatalf("prefix %d of %d: state %d", cut, raw, st2)
 			}
 			// Resuming where a prefix stopped gives the one-shot answer.
