@@ -52,7 +52,7 @@ test-go:
 # Every parser's fuzz target for FUZZ_TIME each (go test takes one -fuzz
 # target per run). CI runs `make test`, i.e. 20 s per target.
 FUZZ_TARGETS ?= FuzzParseRequest FuzzJSONGet FuzzParseMultipart FuzzWSFrame FuzzMQTTPacket FuzzSNTPParse \
-	FuzzClientResponse FuzzChunkedPrefix FuzzParseRange FuzzMatch FuzzURLParts FuzzURLCodec FuzzBase64Decode FuzzResponseHead
+	FuzzClientResponse FuzzChunkedPrefix FuzzParseRange FuzzMatch FuzzURLParts FuzzURLCodec FuzzBase64Decode FuzzResponseHead FuzzFormDecode
 FUZZ_TIME ?= 20s
 # A run that fails without writing a failing input is Go's fuzzing engine
 # stopping on its own deadline ("context deadline exceeded", seen on a

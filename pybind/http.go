@@ -1,44 +1,38 @@
 package pybind
 
+// Go side of the HTTP Connection methods of http.c: serve_dir/serve_file,
+// http_sse, http_basic_auth. They return 0, rcClosed or rcInternal.
+
 /*
-#include <stdlib.h>
+#include "native.h"
 */
 import "C"
 
-import (
-	"unsafe"
-
-	"github.com/pymongoose-go/pymongoose-go/core"
-)
-
-// httpStr copies C bytes into a Go string.
-func httpStr(p *C.char, n C.longlong) string {
-	return string(goBytes(unsafe.Pointer(p), n))
-}
+import "github.com/pymongoose-go/pymongoose-go/core"
 
 //export pmg_http_serve
 func pmg_http_serve(mid C.longlong, id C.ulonglong, dir C.int, head *C.char, headLen C.longlong,
 	path *C.char, pathLen C.longlong, extra *C.char, extraLen C.longlong, mime *C.char,
 	mimeLen C.longlong, p404 *C.char, p404Len C.longlong) (rc C.int) {
-	defer guard(&rc, -2)
+	defer guard(&rc, rcInternal)
 	_, c := connOf(mid, id)
 	if c == nil {
-		return -1
+		return rcClosed
 	}
-	h := append([]byte(nil), goBytes(unsafe.Pointer(head), headLen)...)
+	h := append([]byte(nil), cBytes(head, headLen)...)
 	msg, ok := core.ParseMessageHead(h)
 	if !ok {
-		return -2
+		return rcInternal
 	}
 	o := core.ServeOptions{
-		ExtraHeaders: httpStr(extra, extraLen),
-		MimeTypes:    httpStr(mime, mimeLen),
-		Page404:      httpStr(p404, p404Len),
+		ExtraHeaders: cCopy(extra, extraLen),
+		MimeTypes:    cCopy(mime, mimeLen),
+		Page404:      cCopy(p404, p404Len),
 	}
 	if dir != 0 {
-		c.ServeDir(msg, httpStr(path, pathLen), o)
+		c.ServeDir(msg, cCopy(path, pathLen), o)
 	} else {
-		c.ServeFile(msg, httpStr(path, pathLen), o)
+		c.ServeFile(msg, cCopy(path, pathLen), o)
 	}
 	return 0
 }
@@ -46,13 +40,13 @@ func pmg_http_serve(mid C.longlong, id C.ulonglong, dir C.int, head *C.char, hea
 //export pmg_http_basic_auth
 func pmg_http_basic_auth(mid C.longlong, id C.ulonglong, user *C.char, userLen C.longlong,
 	pass *C.char, passLen C.longlong) (rc C.int) {
-	defer guard(&rc, -2)
+	defer guard(&rc, rcInternal)
 	_, c := connOf(mid, id)
 	if c == nil {
-		return -1
+		return rcClosed
 	}
-	if c.HTTPBasicAuth(httpStr(user, userLen), httpStr(pass, passLen)) != nil {
-		return -2
+	if c.HTTPBasicAuth(cCopy(user, userLen), cCopy(pass, passLen)) != nil {
+		return rcInternal
 	}
 	return 0
 }
@@ -60,11 +54,11 @@ func pmg_http_basic_auth(mid C.longlong, id C.ulonglong, user *C.char, userLen C
 //export pmg_http_sse
 func pmg_http_sse(mid C.longlong, id C.ulonglong, ev *C.char, evLen C.longlong, data *C.char,
 	dataLen C.longlong) (rc C.int) {
-	defer guard(&rc, -2)
+	defer guard(&rc, rcInternal)
 	_, c := connOf(mid, id)
 	if c == nil {
-		return -1
+		return rcClosed
 	}
-	c.HTTPSSE(goBytes(unsafe.Pointer(ev), evLen), goBytes(unsafe.Pointer(data), dataLen))
+	c.HTTPSSE(cBytes(ev, evLen), cBytes(data, dataLen))
 	return 0
 }

@@ -16,20 +16,20 @@ import (
 // pmg_ws_upgrade upgrades connection id with the request given as its head,
 // body and spans (the HttpMsgObject layout, copied here: EvWSOpen gets its
 // own message over the copy). extra is preformatted header lines. Returns
-// 0, -1 for a closed connection, -2 on an internal error, -3 when extra
-// names a subprotocol the client did not offer (nothing queued).
+// 0, rcClosed, rcInternal, or rcInvalid when extra names a subprotocol the
+// client did not offer (nothing queued).
 //
 //export pmg_ws_upgrade
 func pmg_ws_upgrade(mid C.longlong, id C.ulonglong, head *C.char, hn C.longlong,
 	body *C.char, bn C.longlong, spans *C.int32_t, nhdr C.int, extra *C.char, en C.longlong) (rc C.int) {
-	defer guard(&rc, -2)
+	defer guard(&rc, rcInternal)
 	_, c := connOf(mid, id)
 	if c == nil {
-		return -1
+		return rcClosed
 	}
 	msg := &core.HTTPMessage{
-		Head: append([]byte(nil), goBytes(unsafe.Pointer(head), hn)...),
-		Body: append([]byte{}, goBytes(unsafe.Pointer(body), bn)...),
+		Head: append([]byte(nil), cBytes(head, hn)...),
+		Body: append([]byte{}, cBytes(body, bn)...),
 	}
 	n := int(nhdr)
 	if n < 0 {
@@ -45,24 +45,24 @@ func pmg_ws_upgrade(mid C.longlong, id C.ulonglong, head *C.char, hn C.longlong,
 	for i := 0; i < n; i++ {
 		msg.Headers[i] = core.HeaderSpan{Name: sp(4 + 2*i), Value: sp(5 + 2*i)}
 	}
-	if err := c.WSUpgrade(msg, goBytes(unsafe.Pointer(extra), en)); err == core.ErrWSProtocol {
-		return -3
+	if err := c.WSUpgrade(msg, cBytes(extra, en)); err == core.ErrWSProtocol {
+		return rcInvalid
 	}
 	return 0
 }
 
 // pmg_ws_send queues one frame (masked on client connections). Returns 0,
-// -1 for a closed connection, -2 on an internal error.
+// rcClosed or rcInternal.
 //
 //export pmg_ws_send
 func pmg_ws_send(mid C.longlong, id C.ulonglong, p *C.char, n C.longlong, op C.longlong) (rc C.int) {
-	defer guard(&rc, -2)
+	defer guard(&rc, rcInternal)
 	_, c := connOf(mid, id)
 	if c == nil {
-		return -1
+		return rcClosed
 	}
-	if c.WSSend(goBytes(unsafe.Pointer(p), n), int(op)) != nil {
-		return -1
+	if c.WSSend(cBytes(p, n), int(op)) != nil {
+		return rcClosed
 	}
 	return 0
 }
