@@ -10,7 +10,11 @@ package pybind
 */
 import "C"
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/pymongoose-go/pymongoose-go/core"
+)
 
 // Results of the Connection method exports besides 0: native.h's PMG_RC_*.
 const (
@@ -18,6 +22,17 @@ const (
 	rcInternal = C.PMG_RC_INTERNAL
 	rcInvalid  = C.PMG_RC_INVALID
 )
+
+// onConn runs f on the open connection id of Manager mid and returns its
+// result: rcClosed when the connection is gone, rcInternal on a panic.
+func onConn(mid C.longlong, id C.ulonglong, f func(c *core.Conn) C.int) (rc C.int) {
+	defer guard(&rc, rcInternal)
+	_, c := connOf(mid, id)
+	if c == nil {
+		return rcClosed
+	}
+	return f(c)
+}
 
 // cBytes views C memory as a []byte without copying (nil when empty).
 func cBytes(p *C.char, n C.longlong) []byte {

@@ -108,14 +108,11 @@ func pmg_conn_reply(mid C.longlong, id C.ulonglong, code C.longlong, h *C.char, 
 }
 
 //export pmg_conn_chunk
-func pmg_conn_chunk(mid C.longlong, id C.ulonglong, p *C.char, n C.longlong) (rc C.int) {
-	defer guard(&rc, rcInternal)
-	_, c := connOf(mid, id)
-	if c == nil {
-		return rcClosed
-	}
-	c.HTTPChunk(cBytes(p, n))
-	return 0
+func pmg_conn_chunk(mid C.longlong, id C.ulonglong, p *C.char, n C.longlong) C.int {
+	return onConn(mid, id, func(c *core.Conn) C.int {
+		c.HTTPChunk(cBytes(p, n))
+		return 0
+	})
 }
 
 //export pmg_conn_drain
@@ -137,14 +134,11 @@ func pmg_conn_close(mid C.longlong, id C.ulonglong) (rc C.int) {
 }
 
 //export pmg_conn_error
-func pmg_conn_error(mid C.longlong, id C.ulonglong, p *C.char, n C.longlong) (rc C.int) {
-	defer guard(&rc, rcInternal)
-	_, c := connOf(mid, id)
-	if c == nil {
-		return rcClosed
-	}
-	c.Error(string(cBytes(p, n)))
-	return 0
+func pmg_conn_error(mid C.longlong, id C.ulonglong, p *C.char, n C.longlong) C.int {
+	return onConn(mid, id, func(c *core.Conn) C.int {
+		c.Error(string(cBytes(p, n)))
+		return 0
+	})
 }
 
 //export pmg_conn_copy

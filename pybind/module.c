@@ -162,10 +162,10 @@ static int add_constants(PyObject *m) {
         const char *name;
         int value;
     } consts[] = {
-        {"WEBSOCKET_OP_TEXT", 1},
-        {"WEBSOCKET_OP_BINARY", 2},
-        {"WEBSOCKET_OP_PING", 9},
-        {"WEBSOCKET_OP_PONG", 10},
+        {"WEBSOCKET_OP_TEXT", PMG_WS_OP_TEXT},
+        {"WEBSOCKET_OP_BINARY", PMG_WS_OP_BINARY},
+        {"WEBSOCKET_OP_PING", PMG_WS_OP_PING},
+        {"WEBSOCKET_OP_PONG", PMG_WS_OP_PONG},
         {"MQTT_PROP_TYPE_BYTE", 0},
         {"MQTT_PROP_TYPE_STRING", 1},
         {"MQTT_PROP_TYPE_STRING_PAIR", 2},

@@ -86,23 +86,20 @@ func pmg_mqtt_sub(mid C.longlong, id C.ulonglong, t *C.char, tn C.longlong, qos 
 }
 
 //export pmg_mqtt_simple
-func pmg_mqtt_simple(mid C.longlong, id C.ulonglong, kind C.int) (rc C.int) {
-	defer guard(&rc, rcInternal)
-	_, c := connOf(mid, id)
-	if c == nil {
-		return rcClosed
-	}
-	var err error
-	switch kind {
-	case C.PMG_MQTT_PING:
-		err = c.MQTTPing()
-	case C.PMG_MQTT_PONG:
-		err = c.MQTTPong()
-	default:
-		err = c.MQTTDisconnect()
-	}
-	if err != nil {
-		return rcClosed
-	}
-	return 0
+func pmg_mqtt_simple(mid C.longlong, id C.ulonglong, kind C.int) C.int {
+	return onConn(mid, id, func(c *core.Conn) C.int {
+		var err error
+		switch kind {
+		case C.PMG_MQTT_PING:
+			err = c.MQTTPing()
+		case C.PMG_MQTT_PONG:
+			err = c.MQTTPong()
+		default:
+			err = c.MQTTDisconnect()
+		}
+		if err != nil {
+			return rcClosed
+		}
+		return 0
+	})
 }

@@ -47,6 +47,13 @@
 #define PMG_LL_DEBUG 3
 #define PMG_LL_VERBOSE 4
 
+/* WebSocket opcodes, WEBSOCKET_OP_*: core/ws_frame.go's (ws.go checks them
+ * at compile time). */
+#define PMG_WS_OP_TEXT 1
+#define PMG_WS_OP_BINARY 2
+#define PMG_WS_OP_PING 9
+#define PMG_WS_OP_PONG 10
+
 /* Payload kinds of pmg_dispatch. */
 #define PMG_DATA_NONE 0
 #define PMG_DATA_HTTP 1

@@ -8,33 +8,29 @@ package pybind
 */
 import "C"
 
+import "github.com/pymongoose-go/pymongoose-go/core"
+
 // pmg_net_resolve re-targets connection id at the host and port of url
 // (Connection.resolve). Events may fire before it returns. Returns 0, rcClosed
 // or rcInternal.
 //
 //export pmg_net_resolve
-func pmg_net_resolve(mid C.longlong, id C.ulonglong, p *C.char, n C.longlong) (rc C.int) {
-	defer guard(&rc, rcInternal)
-	_, c := connOf(mid, id)
-	if c == nil {
-		return rcClosed
-	}
-	c.Resolve(string(cBytes(p, n)))
-	return 0
+func pmg_net_resolve(mid C.longlong, id C.ulonglong, p *C.char, n C.longlong) C.int {
+	return onConn(mid, id, func(c *core.Conn) C.int {
+		c.Resolve(string(cBytes(p, n)))
+		return 0
+	})
 }
 
 // pmg_net_resolve_cancel cancels the pending lookup of connection id
 // (Connection.resolve_cancel). Returns 0, rcClosed or rcInternal.
 //
 //export pmg_net_resolve_cancel
-func pmg_net_resolve_cancel(mid C.longlong, id C.ulonglong) (rc C.int) {
-	defer guard(&rc, rcInternal)
-	_, c := connOf(mid, id)
-	if c == nil {
-		return rcClosed
-	}
-	c.ResolveCancel()
-	return 0
+func pmg_net_resolve_cancel(mid C.longlong, id C.ulonglong) C.int {
+	return onConn(mid, id, func(c *core.Conn) C.int {
+		c.ResolveCancel()
+		return 0
+	})
 }
 
 // pmg_net_sntp_request sends an SNTP request on connection id
@@ -42,11 +38,11 @@ func pmg_net_resolve_cancel(mid C.longlong, id C.ulonglong) (rc C.int) {
 // Returns 0, rcClosed or rcInternal.
 //
 //export pmg_net_sntp_request
-func pmg_net_sntp_request(mid C.longlong, id C.ulonglong) (rc C.int) {
-	defer guard(&rc, rcInternal)
-	_, c := connOf(mid, id)
-	if c == nil || c.SNTPRequest() != nil {
-		return rcClosed
-	}
-	return 0
+func pmg_net_sntp_request(mid C.longlong, id C.ulonglong) C.int {
+	return onConn(mid, id, func(c *core.Conn) C.int {
+		if c.SNTPRequest() != nil {
+			return rcClosed
+		}
+		return 0
+	})
 }

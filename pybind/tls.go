@@ -22,32 +22,26 @@ func tlsBytes(p *C.char, n C.longlong) []byte {
 //
 //export pmg_tls_init
 func pmg_tls_init(mid C.longlong, id C.ulonglong, ca *C.char, caN C.longlong, cert *C.char, certN C.longlong,
-	key *C.char, keyN C.longlong, name *C.char, nameN C.longlong, skip C.int) (rc C.int) {
-	defer guard(&rc, rcInternal)
-	_, c := connOf(mid, id)
-	if c == nil {
-		return rcClosed
-	}
-	c.TLSInit(core.TLSOptions{
-		CA:               tlsBytes(ca, caN),
-		Cert:             tlsBytes(cert, certN),
-		Key:              tlsBytes(key, keyN),
-		Name:             string(cBytes(name, nameN)),
-		SkipVerification: skip != 0,
+	key *C.char, keyN C.longlong, name *C.char, nameN C.longlong, skip C.int) C.int {
+	return onConn(mid, id, func(c *core.Conn) C.int {
+		c.TLSInit(core.TLSOptions{
+			CA:               tlsBytes(ca, caN),
+			Cert:             tlsBytes(cert, certN),
+			Key:              tlsBytes(key, keyN),
+			Name:             string(cBytes(name, nameN)),
+			SkipVerification: skip != 0,
+		})
+		return 0
 	})
-	return 0
 }
 
 // pmg_tls_free discards the TLS state of connection id
 // (Connection.tls_free). Returns 0, rcClosed or rcInternal.
 //
 //export pmg_tls_free
-func pmg_tls_free(mid C.longlong, id C.ulonglong) (rc C.int) {
-	defer guard(&rc, rcInternal)
-	_, c := connOf(mid, id)
-	if c == nil {
-		return rcClosed
-	}
-	c.TLSFree()
-	return 0
+func pmg_tls_free(mid C.longlong, id C.ulonglong) C.int {
+	return onConn(mid, id, func(c *core.Conn) C.int {
+		c.TLSFree()
+		return 0
+	})
 }

@@ -37,7 +37,7 @@ static PyObject *conn_ws_send(ConnObject *cn, PyObject *args, PyObject *kw) {
     PyObject *data_o, *op_o = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:ws_send", kwlist, &data_o, &op_o))
         return NULL;
-    long long op = 1; /* WEBSOCKET_OP_TEXT */
+    long long op = PMG_WS_OP_TEXT;
     if (op_o) {
         if (!PyLong_Check(op_o)) {
             PyErr_SetString(PyExc_TypeError, "an integer is required");
