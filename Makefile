@@ -54,7 +54,7 @@ test-go:
 # core/codec). CI runs `make test`, i.e. 20 s per target.
 FUZZ_TARGETS ?= FuzzParseRequest FuzzJSONGet FuzzParseMultipart FuzzWSFrame FuzzMQTTPacket FuzzSNTPParse \
 	FuzzClientResponse FuzzChunkedPrefix FuzzParseRange FuzzMatch FuzzURLParts FuzzURLCodec FuzzBase64Decode FuzzResponseHead \
-	FuzzBodyStreamChunked
+	FuzzBodyStreamChunked FuzzFormDecode
 FUZZ_TIME ?= 20s
 # A run that fails without writing a failing input is Go's fuzzing engine
 # stopping on its own deadline ("context deadline exceeded", seen on a

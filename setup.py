@@ -7,7 +7,7 @@ Steps (all driven from here, so `pip install .` is the only command):
    build/_gopy/gobind (a leading underscore keeps `go ... ./...` out of it);
 3. a first c-shared build writes the cgo export header pybindgen's C needs,
    then gopy's build.py (pybindgen) writes gobind.c;
-4. `go build -buildmode=c-shared` links core, pybind (native.c + hot path)
+4. `go build -buildmode=c-shared` links core, pybind (its C files + hot path)
    and gobind.c into the extension. It does not link libpython
    (gopy's -dynamic-link): symbols resolve against the running interpreter.
 """

@@ -26,16 +26,14 @@ func recoverTo(err *error) {
 }
 
 // NewManager creates an engine Manager and returns its id. The limits are
-// those of Manager()'s keyword arguments; 0 turns a limit off.
+// those of Manager()'s keyword arguments, in managerLimits' order (limits.go);
+// 0 turns a limit off.
 func NewManager(enableWakeup bool, maxRecvSize, maxHeadSize, maxHeaders, maxBodySize, maxMessageSize,
 	headTimeoutMs, stallTimeoutMs, sendHighWater int) (id int64, err error) {
 	defer recoverTo(&err)
 	pm := &pyManager{timers: map[int64]*core.Timer{}}
-	opts := core.Options{EnableWakeup: enableWakeup, Limits: core.Limits{
-		MaxRecvSize: maxRecvSize, MaxHeadSize: maxHeadSize, MaxHeaders: maxHeaders,
-		MaxBodySize: maxBodySize, MaxMessageSize: maxMessageSize, HeadTimeoutMs: headTimeoutMs,
-		StallTimeoutMs: stallTimeoutMs, SendHighWater: sendHighWater,
-	}}
+	opts := core.Options{EnableWakeup: enableWakeup, Limits: limitsOf([...]int{maxRecvSize, maxHeadSize,
+		maxHeaders, maxBodySize, maxMessageSize, headTimeoutMs, stallTimeoutMs, sendHighWater})}
 	m, err := core.NewManager(pm.dispatch, opts)
 	if err != nil {
 		return 0, err
@@ -119,7 +117,7 @@ func Interrupt(mid int64) (err error) {
 	return nil
 }
 
-// TimerAdd registers the timer whose Python callback native.c keeps under
+// TimerAdd registers the timer whose Python callback manager.c keeps under
 // key.
 func TimerAdd(mid int64, milliseconds int64, repeat, runNow bool, key int64) (err error) {
 	defer recoverTo(&err)

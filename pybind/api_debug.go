@@ -33,6 +33,25 @@ func DebugStats() (s string, err error) {
 		runtime.NumGoroutine(), managers, conns, timers), nil
 }
 
+// DebugLimits reports the limits Manager mid enforces, as
+// "max_recv_size=N max_head_size=N ...": what Manager()'s keyword arguments
+// became once through NewManager (tests/test_errors.py).
+func DebugLimits(mid int64) (s string, err error) {
+	defer recoverTo(&err)
+	pm, err := open(mid)
+	if err != nil {
+		return "", err
+	}
+	lim := pm.m.Limits()
+	for i, ml := range managerLimits {
+		if i > 0 {
+			s += " "
+		}
+		s += fmt.Sprintf("%s=%d", ml.name, *ml.field(&lim))
+	}
+	return s, nil
+}
+
 // DebugPanic makes the binding panic: where "call" panics in this very
 // call, "timer" in the next timer callback run by poll(). Either must reach
 // Python as an exception, never abort the interpreter.

@@ -12,12 +12,9 @@ import (
 	"github.com/pymongoose-go/pymongoose-go/core/codec"
 )
 
-func bytesPtr(b []byte) *C.char {
-	if len(b) == 0 {
-		return nil
-	}
-	return (*C.char)(unsafe.Pointer(&b[0]))
-}
+// native.h's PMG_OK, PMG_EXCEPTION and PMG_ABORT are core.Result values:
+// checked at compile time (an index out of range when they differ).
+var _ = [1]struct{}{}[(C.PMG_OK-core.ResultOK)|(C.PMG_EXCEPTION-core.ResultException)|(C.PMG_ABORT-core.ResultAbort)]
 
 // wrapper returns the Python Connection of c, creating it on first use. An
 // accepted connection starts with its listener's handler; one created by
@@ -50,37 +47,40 @@ func (pm *pyManager) dispatch(c *core.Conn, ev core.Event, data any) core.Result
 	if w == nil {
 		return core.ResultOK
 	}
-	var rc C.int
+	// The payload as pmg_dispatch takes it (native.h's PMG_DATA_*).
+	var (
+		kind     C.int = C.PMG_DATA_NONE
+		p1, p2   []byte
+		ival     C.longlong
+		spans    *C.int32_t
+		nhdr     int
+		retiring C.int
+	)
 	switch d := data.(type) {
 	case *core.HTTPMessage:
-		n := pm.fillSpans(d)
-		rc = C.pmg_dispatch(pm.core, w, C.int(ev), C.PMG_DATA_HTTP,
-			bytesPtr(d.Head), C.Py_ssize_t(len(d.Head)), bytesPtr(d.Body), C.Py_ssize_t(len(d.Body)),
-			&pm.spans[0], C.int(n), 0)
+		kind, p1, p2 = C.PMG_DATA_HTTP, d.Head, d.Body
+		nhdr, spans = pm.fillSpans(d), &pm.spans[0]
 	case string:
-		b := unsafe.Slice(unsafe.StringData(d), len(d))
-		rc = C.pmg_dispatch(pm.core, w, C.int(ev), C.PMG_DATA_STR,
-			bytesPtr(b), C.Py_ssize_t(len(b)), nil, 0, nil, 0, 0)
+		kind, p1 = C.PMG_DATA_STR, unsafe.Slice(unsafe.StringData(d), len(d))
 	case []byte:
-		rc = C.pmg_dispatch(pm.core, w, C.int(ev), C.PMG_DATA_BYTES,
-			bytesPtr(d), C.Py_ssize_t(len(d)), nil, 0, nil, 0, 0)
+		kind, p1 = C.PMG_DATA_BYTES, d
 	case *core.WSMessage:
-		rc = C.pmg_dispatch(pm.core, w, C.int(ev), C.PMG_DATA_WS,
-			bytesPtr(d.Data), C.Py_ssize_t(len(d.Data)), nil, 0, nil, 0, C.longlong(d.Flags))
+		kind, p1, ival = C.PMG_DATA_WS, d.Data, C.longlong(d.Flags)
 	case *core.MQTTMessage:
-		packed := int64(d.ID) | int64(d.Cmd)<<16 | int64(d.QoS)<<24 | int64(d.Ack)<<32
-		rc = C.pmg_dispatch(pm.core, w, C.int(ev), C.PMG_DATA_MQTT,
-			bytesPtr(d.Topic), C.Py_ssize_t(len(d.Topic)), bytesPtr(d.Data), C.Py_ssize_t(len(d.Data)),
-			nil, 0, C.longlong(packed))
+		kind, p1, p2 = C.PMG_DATA_MQTT, d.Topic, d.Data
+		ival = C.longlong(int64(d.ID) | int64(d.Cmd)<<16 | int64(d.QoS)<<24 | int64(d.Ack)<<32)
 	case int:
-		rc = C.pmg_dispatch(pm.core, w, C.int(ev), C.PMG_DATA_INT, nil, 0, nil, 0, nil, 0, C.longlong(d))
+		kind, ival = C.PMG_DATA_INT, C.longlong(d)
 	case int64:
-		rc = C.pmg_dispatch(pm.core, w, C.int(ev), C.PMG_DATA_INT, nil, 0, nil, 0, nil, 0, C.longlong(d))
-	default:
-		rc = C.pmg_dispatch(pm.core, w, C.int(ev), C.PMG_DATA_NONE, nil, 0, nil, 0, nil, 0, 0)
+		kind, ival = C.PMG_DATA_INT, C.longlong(d)
 	}
 	if ev == core.EvClose {
-		// native.c has invalidated the wrapper and dropped its reference.
+		retiring = 1
+	}
+	rc := C.pmg_dispatch(pm.core, w, C.int(ev), retiring, kind, bytesPtr(p1), C.Py_ssize_t(len(p1)),
+		bytesPtr(p2), C.Py_ssize_t(len(p2)), spans, C.int(nhdr), ival)
+	if retiring != 0 {
+		// dispatch.c has invalidated the wrapper and dropped its reference.
 		c.Tag = nil
 	}
 	return core.Result(rc)
@@ -105,12 +105,12 @@ func (pm *pyManager) pollBatch(conns []*core.Conn, stop *uint32) (int, bool) {
 	if pm.core == nil {
 		return len(conns), false
 	}
-	r := C.pmg_dispatch_polls(pm.core, (*C.uintptr_t)(unsafe.Pointer(&buf[0])), C.int(len(buf)),
+	r := C.pmg_dispatch_polls(pm.core, C.int(core.EvPoll), (*C.uintptr_t)(unsafe.Pointer(&buf[0])), C.int(len(buf)),
 		(*C.uint32_t)(unsafe.Pointer(stop)))
 	return int(r >> 2), int(r&3) == C.PMG_ABORT
 }
 
-// fillSpans lays the message's spans out as native.c expects them.
+// fillSpans lays the message's spans out as native.h's PMG_SPAN_INTS.
 func (pm *pyManager) fillSpans(d *core.HTTPMessage) int {
 	s := &pm.spans
 	put := func(i int, sp codec.Span) {

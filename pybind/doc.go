@@ -4,8 +4,10 @@
 // timers, closing) is made of plain exported functions over ints, strings
 // and bools; gopy generates their Python bindings. The hot path (poll, event
 // dispatch into the Python handler, send/reply and the Connection and
-// HttpMessage types) is hand-written: native.c against Python.h, and the
-// cgo exports in hot.go that it calls. Both halves are linked into one
+// HttpMessage types) is hand-written: C files against Python.h, each
+// beside the Go file of the same name that holds the cgo exports it calls
+// (manager.c and manager.go, dispatch.c and dispatch.go, ...), with what
+// they share in native.h and args.c. Both halves are linked into one
 // shared object, so the process has one Go runtime.
 //
 // Python objects are only touched with the GIL held, on the thread that

@@ -1,14 +1,7 @@
-/* Connection methods for HTTP streaming, static files, client helpers. */
+/* Connection methods for HTTP beyond reply(): static files, server-sent
+ * events, client basic auth, reply_json. Go side: http.go. */
 #include "native.h"
-
-/* Go exports (http.go). */
-extern int pmg_http_serve(long long mid, unsigned long long id, int dir, char *head, long long head_len,
-                          char *path, long long path_len, char *extra, long long extra_len, char *mime,
-                          long long mime_len, char *page404, long long page404_len);
-extern int pmg_http_basic_auth(long long mid, unsigned long long id, char *user, long long user_len,
-                               char *pass, long long pass_len);
-extern int pmg_http_sse(long long mid, unsigned long long id, char *ev, long long ev_len, char *data,
-                        long long data_len);
+#include "_cgo_export.h"
 
 /* A str argument as UTF-8; None is accepted as "" when allow_none. */
 static const char *http_str_arg(PyObject *o, const char *name, Py_ssize_t *n, int allow_none) {
@@ -16,25 +9,12 @@ static const char *http_str_arg(PyObject *o, const char *name, Py_ssize_t *n, in
         *n = 0;
         return "";
     }
-    if (!PyUnicode_Check(o)) {
-        PyErr_Format(PyExc_TypeError, "Argument '%s' has incorrect type (expected str, got %s)", name,
-                     Py_TYPE(o)->tp_name);
-        return NULL;
-    }
-    return PyUnicode_AsUTF8AndSize(o, n);
-}
-
-static HttpMsgObject *http_msg_arg(PyObject *msg_o) { return pmg_http_msg_arg(msg_o); }
-
-static PyObject *http_not_open(ConnObject *cn) {
-    if (pmg_forked())
-        return pmg_fork_error();
-    return pmg_closed_error();
+    return pmg_str_arg(o, name, n);
 }
 
 static PyObject *http_serve(ConnObject *cn, int dir, PyObject *msg_o, PyObject *path_o, PyObject *extra_o,
                             PyObject *mime_o, PyObject *p404_o) {
-    HttpMsgObject *m = http_msg_arg(msg_o);
+    HttpMsgObject *m = pmg_http_msg_arg(msg_o);
     if (!m)
         return NULL;
     Py_ssize_t pn, en, mn, qn;
@@ -50,17 +30,11 @@ static PyObject *http_serve(ConnObject *cn, int dir, PyObject *msg_o, PyObject *
     const char *p404 = http_str_arg(p404_o, "page404", &qn, 1);
     if (!p404)
         return NULL;
-    if (cn->id == 0 || pmg_forked())
-        return http_not_open(cn);
+    if (pmg_conn_gone(cn))
+        return pmg_not_open_error();
     int rc = pmg_http_serve(CONN_MID(cn), cn->id, dir, (char *)m->head, m->head_len, (char *)path, pn,
                             (char *)extra, en, (char *)mime, mn, (char *)p404, qn);
-    if (rc == -1)
-        return pmg_closed_error();
-    if (rc != 0) {
-        PyErr_SetString(PyExc_RuntimeError, dir ? "serve_dir failed" : "serve_file failed");
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return pmg_rc_none(rc, dir ? "serve_dir failed" : "serve_file failed");
 }
 
 static PyObject *conn_serve_dir(ConnObject *cn, PyObject *args, PyObject *kw) {
@@ -92,8 +66,8 @@ static PyObject *conn_http_sse(ConnObject *cn, PyObject *args, PyObject *kw) {
     const char *data = http_str_arg(data_o, "data", &dn, 0);
     if (!data)
         return NULL;
-    if (cn->id == 0 || pmg_forked())
-        return http_not_open(cn);
+    if (pmg_conn_gone(cn))
+        return pmg_not_open_error();
     if (pmg_http_sse(CONN_MID(cn), cn->id, (char *)ev, en, (char *)data, dn) != 0)
         return pmg_closed_error();
     Py_RETURN_NONE;
@@ -111,16 +85,81 @@ static PyObject *conn_http_basic_auth(ConnObject *cn, PyObject *args, PyObject *
     const char *pass = http_str_arg(pass_o, "password", &pn, 0);
     if (!pass)
         return NULL;
-    if (cn->id == 0 || pmg_forked())
-        return http_not_open(cn);
+    if (pmg_conn_gone(cn))
+        return pmg_not_open_error();
     int rc = pmg_http_basic_auth(CONN_MID(cn), cn->id, (char *)user, un, (char *)pass, pn);
-    if (rc == -1)
-        return pmg_closed_error();
-    if (rc != 0) {
-        PyErr_SetString(PyExc_RuntimeError, "mg_send failed");
+    return pmg_rc_none(rc, "mg_send failed");
+}
+
+static PyObject *b_json_dumps;
+
+/* reply_json(data, status_code=200, headers=None): json.dumps(data), a copy
+ * of headers whose Content-Type is forced to application/json (a key equal
+ * to "Content-Type" case-insensitively is replaced in place, others are
+ * dropped; without one it is added last), then reply(). */
+static PyObject *conn_reply_json(PyObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"data", "status_code", "headers", NULL};
+    PyObject *data, *status = NULL, *headers = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OO:reply_json", kwlist, &data, &status, &headers))
         return NULL;
+    if (!b_json_dumps) {
+        PyObject *json = PyImport_ImportModule("json");
+        if (!json)
+            return NULL;
+        b_json_dumps = PyObject_GetAttrString(json, "dumps");
+        Py_DECREF(json);
+        if (!b_json_dumps)
+            return NULL;
     }
-    Py_RETURN_NONE;
+    PyObject *body = NULL, *copy = NULL, *hdrs = NULL, *res = NULL, *code = NULL;
+    PyObject *ct_name = NULL, *ct_value = NULL;
+    body = PyObject_CallOneArg(b_json_dumps, data);
+    if (!body)
+        goto done;
+    hdrs = PyDict_New();
+    ct_name = PyUnicode_FromString("Content-Type");
+    ct_value = PyUnicode_FromString("application/json");
+    if (!hdrs || !ct_name || !ct_value)
+        goto done;
+    int placed = 0;
+    if (headers != Py_None) {
+        copy = PyObject_CallOneArg((PyObject *)&PyDict_Type, headers);
+        if (!copy)
+            goto done;
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (PyDict_Next(copy, &pos, &k, &v)) {
+            int is_ct = 0;
+            if (PyUnicode_Check(k)) {
+                Py_ssize_t kn;
+                const char *ks = PyUnicode_AsUTF8AndSize(k, &kn);
+                if (!ks)
+                    goto done;
+                is_ct = kn == 12 && pmg_ascii_casecmp(ks, "content-type", 12) == 0;
+            }
+            if (is_ct) {
+                if (!placed && PyDict_SetItem(hdrs, ct_name, ct_value) < 0)
+                    goto done;
+                placed = 1;
+            } else if (PyDict_SetItem(hdrs, k, v) < 0) {
+                goto done;
+            }
+        }
+    }
+    if (!placed && PyDict_SetItem(hdrs, ct_name, ct_value) < 0)
+        goto done;
+    code = status ? Py_NewRef(status) : PyLong_FromLong(200);
+    if (!code)
+        goto done;
+    res = PyObject_CallMethod(self, "reply", "OOO", code, body, hdrs);
+done:
+    Py_XDECREF(body);
+    Py_XDECREF(copy);
+    Py_XDECREF(hdrs);
+    Py_XDECREF(code);
+    Py_XDECREF(ct_name);
+    Py_XDECREF(ct_value);
+    return res;
 }
 
 PyMethodDef pmg_http_conn_methods[] = {
@@ -133,4 +172,7 @@ PyMethodDef pmg_http_conn_methods[] = {
      "http_sse(event_type, data): send one server-sent event as an HTTP chunk."},
     {"http_basic_auth", (PyCFunction)(void (*)(void))conn_http_basic_auth, METH_VARARGS | METH_KEYWORDS,
      "http_basic_auth(username, password): queue an 'Authorization: Basic ...' header line."},
+    {"reply_json", (PyCFunction)(void (*)(void))conn_reply_json, METH_VARARGS | METH_KEYWORDS,
+     "reply_json(data, status_code=200, headers=None): reply() with json.dumps(data) as the body and "
+     "Content-Type: application/json."},
     {NULL}};

@@ -2,13 +2,13 @@
 #include "native.h"
 #include "_cgo_export.h"
 
-/* topic: str only, encoded as UTF-8 (strict). New reference or NULL. */
+/* topic: str only, encoded as UTF-8 (strict), after the fork check. New
+ * reference or NULL. */
 static PyObject *topic_bytes(PyObject *topic) {
-    if (!PyUnicode_Check(topic)) {
-        PyErr_Format(PyExc_TypeError, "Argument 'topic' has incorrect type (expected str, got %s)",
-                     Py_TYPE(topic)->tp_name);
+    if (!PyUnicode_Check(topic))
+        return pmg_arg_type_error("topic", "str", topic);
+    if (pmg_check_fork() < 0)
         return NULL;
-    }
     return PyUnicode_AsUTF8String(topic);
 }
 
@@ -34,33 +34,14 @@ static int parse_qos(PyObject *o, int *qos) {
     return 0;
 }
 
-/* Before anything reaches Go: after a fork only the error is safe. */
-static int check_not_forked(void) {
-    if (pmg_forked()) {
-        pmg_fork_error();
-        return -1;
-    }
-    return 0;
-}
-
-static int check_open(ConnObject *cn) {
-    if (check_not_forked() < 0)
-        return -1;
-    if (cn->id == 0) {
-        pmg_closed_error();
-        return -1;
-    }
-    return 0;
-}
-
-#define MQTT_ERR_LEN 160 /* room for the argument error messages of core/mqtt_check.go */
+#define MQTT_ERR_LEN 160 /* room for the argument error messages of core/codec/mqtt_check.go */
 
 static PyObject *rc_result(long long rc, int want_id, const char *err) {
-    if (rc == -3) {
+    if (rc == PMG_RC_INVALID) {
         PyErr_SetString(PyExc_ValueError, err);
         return NULL;
     }
-    if (rc == -1)
+    if (rc == PMG_RC_CLOSED)
         return pmg_closed_error();
     if (rc < 0) {
         PyErr_SetString(PyExc_RuntimeError, "internal error");
@@ -90,17 +71,24 @@ static PyObject *conn_mqtt_pub(ConnObject *cn, PyObject *args, PyObject *kw) {
         Py_DECREF(t);
         return NULL;
     }
-    if (check_not_forked() < 0) {
-        Py_DECREF(t);
-        Py_DECREF(m);
-        return NULL;
-    }
     char err[MQTT_ERR_LEN] = "";
     long long rc = pmg_mqtt_pub(CONN_MID(cn), cn->id, PyBytes_AS_STRING(t), PyBytes_GET_SIZE(t),
                                 PyBytes_AS_STRING(m), PyBytes_GET_SIZE(m), qos, retain, err, sizeof err);
     Py_DECREF(t);
     Py_DECREF(m);
     return rc_result(rc, 1, err);
+}
+
+/* mqtt_sub() and mqtt_unsub(): one topic filter. */
+static PyObject *mqtt_subscribe(ConnObject *cn, PyObject *topic_o, int qos, int unsub) {
+    PyObject *t = topic_bytes(topic_o);
+    if (!t)
+        return NULL;
+    char err[MQTT_ERR_LEN] = "";
+    long long rc = pmg_mqtt_sub(pmg_conn_mid(cn, unsub ? "mqtt_unsub" : "mqtt_sub"), cn->id, PyBytes_AS_STRING(t),
+                                PyBytes_GET_SIZE(t), qos, unsub, err, sizeof err);
+    Py_DECREF(t);
+    return rc_result(rc, 0, err);
 }
 
 static PyObject *conn_mqtt_sub(ConnObject *cn, PyObject *args, PyObject *kw) {
@@ -111,48 +99,23 @@ static PyObject *conn_mqtt_sub(ConnObject *cn, PyObject *args, PyObject *kw) {
     int qos = 0;
     if (qos_o && parse_qos(qos_o, &qos) < 0)
         return NULL;
-    PyObject *t = topic_bytes(topic_o);
-    if (!t)
-        return NULL;
-    if (check_not_forked() < 0) {
-        Py_DECREF(t);
-        return NULL;
-    }
-    char err[MQTT_ERR_LEN] = "";
-    long long rc = pmg_mqtt_sub(CONN_MID(cn), cn->id, PyBytes_AS_STRING(t), PyBytes_GET_SIZE(t), qos, 0, err,
-                                sizeof err);
-    Py_DECREF(t);
-    return rc_result(rc, 0, err);
+    return mqtt_subscribe(cn, topic_o, qos, 0);
 }
 
 static PyObject *conn_mqtt_unsub(ConnObject *cn, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"topic", NULL};
-    PyObject *topic_o;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:mqtt_unsub", kwlist, &topic_o))
-        return NULL;
-    PyObject *t = topic_bytes(topic_o);
-    if (!t)
-        return NULL;
-    if (check_not_forked() < 0) {
-        Py_DECREF(t);
-        return NULL;
-    }
-    char err[MQTT_ERR_LEN] = "";
-    long long rc = pmg_mqtt_sub(CONN_MID(cn), cn->id, PyBytes_AS_STRING(t), PyBytes_GET_SIZE(t), 0, 1, err,
-                                sizeof err);
-    Py_DECREF(t);
-    return rc_result(rc, 0, err);
+    PyObject *topic_o = pmg_one_arg(args, kw, "mqtt_unsub", "topic");
+    return topic_o ? mqtt_subscribe(cn, topic_o, 0, 1) : NULL;
 }
 
 static PyObject *mqtt_simple(ConnObject *cn, int kind) {
-    if (check_open(cn) < 0)
-        return NULL;
+    if (pmg_conn_gone(cn))
+        return pmg_not_open_error();
     return rc_result(pmg_mqtt_simple(CONN_MID(cn), cn->id, kind), 0, "");
 }
 
-static PyObject *conn_mqtt_ping(ConnObject *cn, PyObject *unused) { return mqtt_simple(cn, 0); }
-static PyObject *conn_mqtt_pong(ConnObject *cn, PyObject *unused) { return mqtt_simple(cn, 1); }
-static PyObject *conn_mqtt_disconnect(ConnObject *cn, PyObject *unused) { return mqtt_simple(cn, 2); }
+static PyObject *conn_mqtt_ping(ConnObject *cn, PyObject *unused) { return mqtt_simple(cn, PMG_MQTT_PING); }
+static PyObject *conn_mqtt_pong(ConnObject *cn, PyObject *unused) { return mqtt_simple(cn, PMG_MQTT_PONG); }
+static PyObject *conn_mqtt_disconnect(ConnObject *cn, PyObject *unused) { return mqtt_simple(cn, PMG_MQTT_DISCONNECT); }
 
 PyMethodDef pmg_mqtt_conn_methods[] = {
     {"mqtt_pub", (PyCFunction)(void (*)(void))conn_mqtt_pub, METH_VARARGS | METH_KEYWORDS,

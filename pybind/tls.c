@@ -5,25 +5,6 @@
 #include "native.h"
 #include "_cgo_export.h"
 
-/* Events fired inside the call (MG_EV_ERROR for bad key material) may have
- * held back a KeyboardInterrupt or SystemExit (API.md 2.4): it propagates
- * from the method itself unless a poll() is running. Steals r. */
-static PyObject *tls_finish(CoreObject *c, PyObject *r) {
-    if (r && c && !c->polling && c->exc_type) {
-        Py_DECREF(r);
-        PyErr_Restore(c->exc_type, c->exc_value, c->exc_tb);
-        c->exc_type = c->exc_value = c->exc_tb = NULL;
-        return NULL;
-    }
-    return r;
-}
-
-static PyObject *tls_closed(void) {
-    if (pmg_forked())
-        return pmg_fork_error();
-    return pmg_closed_error();
-}
-
 /* The TlsOpts class, looked up once in pymongoose._mongoose. */
 static PyObject *tls_opts_class(void) {
     static PyObject *cls;
@@ -65,12 +46,8 @@ static PyObject *conn_tls_init(ConnObject *cn, PyObject *opts) {
     int ok = PyObject_IsInstance(opts, cls);
     if (ok < 0)
         return NULL;
-    if (!ok) {
-        PyErr_Format(PyExc_TypeError,
-                     "Argument 'opts' has incorrect type (expected pymongoose._mongoose.TlsOpts, got %.200s)",
-                     Py_TYPE(opts)->tp_name);
-        return NULL;
-    }
+    if (!ok)
+        return pmg_arg_type_error("opts", "pymongoose._mongoose.TlsOpts", opts);
     static const char *names[4] = {"ca", "cert", "key", "name"};
     PyObject *f[4] = {NULL, NULL, NULL, NULL};
     PyObject *r = NULL;
@@ -85,27 +62,17 @@ static PyObject *conn_tls_init(ConnObject *cn, PyObject *opts) {
     Py_DECREF(sv);
     if (skip < 0)
         goto out;
-    if (cn->id == 0 || pmg_forked()) {
-        r = tls_closed();
+    if (pmg_conn_gone(cn)) {
+        r = pmg_not_open_error();
         goto out;
     }
-    CoreObject *c = cn->core;
-    Py_INCREF(cn);
-    Py_XINCREF(c);
+    CoreObject *c = pmg_conn_hold(cn);
     int rc = pmg_tls_init(CONN_MID(cn), cn->id,
                           PyBytes_AS_STRING(f[0]), (long long)PyBytes_GET_SIZE(f[0]),
                           PyBytes_AS_STRING(f[1]), (long long)PyBytes_GET_SIZE(f[1]),
                           PyBytes_AS_STRING(f[2]), (long long)PyBytes_GET_SIZE(f[2]),
                           PyBytes_AS_STRING(f[3]), (long long)PyBytes_GET_SIZE(f[3]), skip);
-    if (rc == 0)
-        r = Py_NewRef(Py_None);
-    else if (rc == -1)
-        r = pmg_closed_error();
-    else
-        PyErr_SetString(PyExc_RuntimeError, "pymongoose: internal error in tls_init()");
-    r = tls_finish(c, r);
-    Py_XDECREF(c);
-    Py_DECREF(cn);
+    r = pmg_conn_release(cn, c, pmg_rc_none(rc, "pymongoose: internal error in tls_init()"));
 out:
     for (int i = 0; i < 4; i++)
         Py_XDECREF(f[i]);
@@ -113,16 +80,10 @@ out:
 }
 
 static PyObject *conn_tls_free(ConnObject *cn, PyObject *unused) {
-    if (cn->id == 0 || pmg_forked())
-        return tls_closed();
+    if (pmg_conn_gone(cn))
+        return pmg_not_open_error();
     int rc = pmg_tls_free(CONN_MID(cn), cn->id);
-    if (rc == -1)
-        return pmg_closed_error();
-    if (rc != 0) {
-        PyErr_SetString(PyExc_RuntimeError, "pymongoose: internal error in tls_free()");
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return pmg_rc_none(rc, "pymongoose: internal error in tls_free()");
 }
 
 PyMethodDef pmg_tls_conn_methods[] = {

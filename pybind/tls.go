@@ -7,14 +7,10 @@ package pybind
 */
 import "C"
 
-import (
-	"unsafe"
-
-	"github.com/pymongoose-go/pymongoose-go/core"
-)
+import "github.com/pymongoose-go/pymongoose-go/core"
 
 func tlsBytes(p *C.char, n C.longlong) []byte {
-	b := goBytes(unsafe.Pointer(p), n)
+	b := cBytes(p, n)
 	if len(b) == 0 {
 		return nil
 	}
@@ -22,38 +18,30 @@ func tlsBytes(p *C.char, n C.longlong) []byte {
 }
 
 // pmg_tls_init attaches TLS to connection id (Connection.tls_init); bad
-// key material fires MG_EV_ERROR before it returns. Returns 0, -1 for a
-// closed connection, -2 on an internal error.
+// key material fires MG_EV_ERROR before it returns. Returns 0, rcClosed or rcInternal.
 //
 //export pmg_tls_init
 func pmg_tls_init(mid C.longlong, id C.ulonglong, ca *C.char, caN C.longlong, cert *C.char, certN C.longlong,
-	key *C.char, keyN C.longlong, name *C.char, nameN C.longlong, skip C.int) (rc C.int) {
-	defer guard(&rc, -2)
-	_, c := connOf(mid, id)
-	if c == nil {
-		return -1
-	}
-	c.TLSInit(core.TLSOptions{
-		CA:               tlsBytes(ca, caN),
-		Cert:             tlsBytes(cert, certN),
-		Key:              tlsBytes(key, keyN),
-		Name:             string(goBytes(unsafe.Pointer(name), nameN)),
-		SkipVerification: skip != 0,
+	key *C.char, keyN C.longlong, name *C.char, nameN C.longlong, skip C.int) C.int {
+	return onConn(mid, id, func(c *core.Conn) C.int {
+		c.TLSInit(core.TLSOptions{
+			CA:               tlsBytes(ca, caN),
+			Cert:             tlsBytes(cert, certN),
+			Key:              tlsBytes(key, keyN),
+			Name:             string(cBytes(name, nameN)),
+			SkipVerification: skip != 0,
+		})
+		return 0
 	})
-	return 0
 }
 
 // pmg_tls_free discards the TLS state of connection id
-// (Connection.tls_free). Returns 0, -1 for a closed connection, -2 on an
-// internal error.
+// (Connection.tls_free). Returns 0, rcClosed or rcInternal.
 //
 //export pmg_tls_free
-func pmg_tls_free(mid C.longlong, id C.ulonglong) (rc C.int) {
-	defer guard(&rc, -2)
-	_, c := connOf(mid, id)
-	if c == nil {
-		return -1
-	}
-	c.TLSFree()
-	return 0
+func pmg_tls_free(mid C.longlong, id C.ulonglong) C.int {
+	return onConn(mid, id, func(c *core.Conn) C.int {
+		c.TLSFree()
+		return 0
+	})
 }

@@ -4,18 +4,6 @@
 
 #include <limits.h>
 
-/* Raises a KeyboardInterrupt/SystemExit left by a handler that ran inside
- * the call, when no poll() will do it. */
-static PyObject *ws_finish(CoreObject *c, PyObject *r) {
-    if (r && c && !c->polling && c->exc_type) {
-        Py_DECREF(r);
-        PyErr_Restore(c->exc_type, c->exc_value, c->exc_tb);
-        c->exc_type = c->exc_value = c->exc_tb = NULL;
-        return NULL;
-    }
-    return r;
-}
-
 static PyObject *conn_ws_upgrade(ConnObject *cn, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"message", "extra_headers", NULL};
     PyObject *msg_o, *extra_o = Py_None;
@@ -27,37 +15,21 @@ static PyObject *conn_ws_upgrade(ConnObject *cn, PyObject *args, PyObject *kw) {
     PyObject *extra = NULL;
     if (extra_o != Py_None && !(extra = pmg_format_headers(extra_o)))
         return NULL;
-    if (cn->id == 0 || pmg_forked()) {
+    if (pmg_conn_gone(cn)) {
         Py_XDECREF(extra);
-        if (pmg_forked())
-            return pmg_fork_error();
-        return pmg_closed_error();
+        return pmg_not_open_error();
     }
-    CoreObject *c = cn->core;
-    Py_INCREF(cn);
+    CoreObject *c = pmg_conn_hold(cn);
     Py_INCREF(m);
-    Py_XINCREF(c);
     int rc = pmg_ws_upgrade(CONN_MID(cn), cn->id, (char *)m->head, m->head_len, (char *)m->body,
                             m->body_len, m->spans, m->nhdr, extra ? PyBytes_AS_STRING(extra) : NULL,
                             extra ? PyBytes_GET_SIZE(extra) : 0);
     Py_XDECREF(extra);
-    PyObject *r;
-    if (rc == -1)
-        r = pmg_closed_error();
-    else if (rc == -3) {
+    Py_DECREF(m);
+    if (rc == PMG_RC_INVALID)
         PyErr_SetString(PyExc_ValueError, "ws_upgrade: the Sec-WebSocket-Protocol in extra_headers must be "
                                           "one of the subprotocols the client offered");
-        r = NULL;
-    } else if (rc != 0) {
-        PyErr_SetString(PyExc_RuntimeError, "ws_upgrade failed");
-        r = NULL;
-    } else
-        r = Py_NewRef(Py_None);
-    r = ws_finish(c, r);
-    Py_XDECREF(c);
-    Py_DECREF(m);
-    Py_DECREF(cn);
-    return r;
+    return pmg_conn_release(cn, c, rc == PMG_RC_INVALID ? NULL : pmg_rc_none(rc, "ws_upgrade failed"));
 }
 
 static PyObject *conn_ws_send(ConnObject *cn, PyObject *args, PyObject *kw) {
@@ -65,7 +37,7 @@ static PyObject *conn_ws_send(ConnObject *cn, PyObject *args, PyObject *kw) {
     PyObject *data_o, *op_o = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:ws_send", kwlist, &data_o, &op_o))
         return NULL;
-    long long op = 1; /* WEBSOCKET_OP_TEXT */
+    long long op = PMG_WS_OP_TEXT;
     if (op_o) {
         if (!PyLong_Check(op_o)) {
             PyErr_SetString(PyExc_TypeError, "an integer is required");
@@ -82,21 +54,13 @@ static PyObject *conn_ws_send(ConnObject *cn, PyObject *args, PyObject *kw) {
     PyObject *b = pmg_to_bytes(data_o);
     if (!b)
         return NULL;
-    if (cn->id == 0 || pmg_forked()) {
+    if (pmg_conn_gone(cn)) {
         Py_DECREF(b);
-        if (pmg_forked())
-            return pmg_fork_error();
-        return pmg_closed_error();
+        return pmg_not_open_error();
     }
     int rc = pmg_ws_send(CONN_MID(cn), cn->id, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b), op);
     Py_DECREF(b);
-    if (rc == -1)
-        return pmg_closed_error();
-    if (rc != 0) {
-        PyErr_SetString(PyExc_RuntimeError, "ws_send failed");
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return pmg_rc_none(rc, "ws_send failed");
 }
 
 PyMethodDef pmg_ws_conn_methods[] = {

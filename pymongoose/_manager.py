@@ -16,17 +16,10 @@ from ._ws import WsManagerMixin
 
 Handler = Callable[["_native.Connection", int, Any], None]
 
-# Manager() keyword-only limits (API.md section 13) and their defaults.
-LIMITS = (
-    ("max_recv_size", 3145728),
-    ("max_head_size", 65536),
-    ("max_headers", 100),
-    ("max_body_size", 33554432),
-    ("max_message_size", 33554432),
-    ("head_timeout_ms", 30000),
-    ("stall_timeout_ms", 60000),
-    ("send_high_water", 1048576),
-)
+# Manager() keyword-only limits and their defaults, ((name, default), ...),
+# as the engine defines them (pybind/limits.go over core.DefaultLimits).
+LIMITS: "tuple[tuple[str, int], ...]" = _native._LIMITS
+_DEFAULT = dict(LIMITS)
 
 _FREED = "Manager has been freed"
 
@@ -67,14 +60,14 @@ class Manager(WsManagerMixin, MqttManagerMixin, NetManagerMixin):
         enable_wakeup: bool = False,
         error_handler: Optional[Callable[[Exception], Any]] = None,
         *,
-        max_recv_size: int = 3145728,
-        max_head_size: int = 65536,
-        max_headers: int = 100,
-        max_body_size: int = 33554432,
-        max_message_size: int = 33554432,
-        head_timeout_ms: int = 30000,
-        stall_timeout_ms: int = 60000,
-        send_high_water: int = 1048576,
+        max_recv_size: int = _DEFAULT["max_recv_size"],
+        max_head_size: int = _DEFAULT["max_head_size"],
+        max_headers: int = _DEFAULT["max_headers"],
+        max_body_size: int = _DEFAULT["max_body_size"],
+        max_message_size: int = _DEFAULT["max_message_size"],
+        head_timeout_ms: int = _DEFAULT["head_timeout_ms"],
+        stall_timeout_ms: int = _DEFAULT["stall_timeout_ms"],
+        send_high_water: int = _DEFAULT["send_high_water"],
     ) -> None:
         _native._check_fork()
         given = locals()

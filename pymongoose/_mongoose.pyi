@@ -5,6 +5,9 @@ from typing import Any, Callable, Optional, TypeVar, Union, overload
 Handler = Callable[["Connection", int, Any], None]
 BytesLike = Union[bytes, bytearray, memoryview, str]
 
+# Manager() limit keywords and their defaults, in NewManager's order.
+_LIMITS: tuple[tuple[str, int], ...]
+
 MG_EV_ERROR: int
 MG_EV_OPEN: int
 MG_EV_POLL: int

@@ -1,6 +1,7 @@
 """Exceptions from handlers, argument errors, signals, fork, closed objects
 (API 2.4, 5.1, 13, 14, 15)."""
 
+import inspect
 import os
 import signal
 import socket
@@ -383,6 +384,26 @@ def test_limit_keywords_validation(make_manager, kw):
     assert str(ei.value)
     make_manager(**{kw: 0})
     make_manager(**{kw: 12345})
+
+
+def test_limit_keywords_reach_their_engine_limit(make_manager):
+    """Each limit keyword sets its own engine limit and no other: the names
+    and defaults the module publishes, Manager()'s signature and the order
+    of the engine's parameters agree."""
+    from pymongoose._gopy import pybind as go
+
+    limits = pymongoose._mongoose._LIMITS
+    assert [name for name, _ in limits] == [
+        "max_recv_size", "max_head_size", "max_headers", "max_body_size",
+        "max_message_size", "head_timeout_ms", "stall_timeout_ms", "send_high_water",
+    ]
+    defaults = dict(limits)
+    params = inspect.signature(Manager).parameters
+    assert {name: params[name].default for name in defaults} == defaults
+    for name, default in limits:
+        mgr = make_manager(**{name: default + 7})
+        got = dict(kv.split("=") for kv in go.DebugLimits(mgr._mid).split())
+        assert {k: int(v) for k, v in got.items()} == {**defaults, name: default + 7}
 
 
 def test_manager_keywords(make_manager, recorder):

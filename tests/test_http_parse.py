@@ -115,6 +115,14 @@ def test_request_fields(make_manager, recorder):
     ]
 
 
+def test_query_var_skips_empty_pairs(make_manager, recorder):
+    """Empty pairs ("&&") are not pairs, as in mg_http_get_var and cymongoose:
+    the empty name finds the first pair with nothing before its '='."""
+    req = b"GET /p?&=abc&&x=1 HTTP/1.1\r\nHost: h\r\n\r\n"
+    res, _ = capture(make_manager, recorder, req, lambda m: (m.query_var(""), m.query_var("x")))
+    assert res[0] == ("abc", "1")
+
+
 def test_query_var_length_limit(make_manager, recorder):
     # cymongoose 0.2's rule (API.md 19.1): decoded values up to 2047 bytes;
     # longer raises ValueError; a bad % escape still gives None.

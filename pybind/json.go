@@ -1,14 +1,7 @@
 package pybind
 
-// Go side of the module-level functions of pymongoose._mongoose (json_*,
-// url_encode, http_parse_multipart); the CPython side is funcs.c.
-//
-// Binary data crosses as (pointer, length) pairs that point into Python
-// bytes/str buffers owned by the caller for the duration of the call; it is
-// only read here, never retained. Results go back as offsets and lengths
-// into the caller's buffer, or are written into a C buffer the caller
-// allocated. Every export recovers from panics and reports them with
-// a negative result.
+// Go side of json.c: the json_* functions over core/codec/json.go. Each export
+// recovers from panics and reports them with funcInternal.
 
 /*
 #include "native.h"
@@ -21,29 +14,12 @@ import (
 	"github.com/pymongoose-go/pymongoose-go/core/codec"
 )
 
-// Results of the exports below.
+// Results of the exports of json.go and multipart.go.
 const (
 	funcFound    = 1
 	funcNotFound = 0
 	funcInternal = -1
 )
-
-// cBytes views C memory as a []byte without copying (nil when empty).
-func cBytes(p *C.char, n C.longlong) []byte {
-	if p == nil || n <= 0 {
-		return nil
-	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
-}
-
-// cString views C memory as a string without copying; it must not outlive
-// the call.
-func cString(p *C.char, n C.longlong) string {
-	if p == nil || n <= 0 {
-		return ""
-	}
-	return unsafe.String((*byte)(unsafe.Pointer(p)), int(n))
-}
 
 //export pmg_json_get
 func pmg_json_get(data *C.char, n C.longlong, path *C.char, pn C.longlong, off, ln *C.longlong) (rc C.int) {
@@ -123,44 +99,5 @@ func pmg_json_unescape(src *C.char, sn C.longlong, dst *C.char, dcap C.longlong,
 		return funcInternal // cannot happen: the output never outgrows dst
 	}
 	*out = C.longlong(len(res))
-	return funcFound
-}
-
-// pmg_url_encode writes the percent-encoding of src into dst (room for
-// dcap bytes, at least 3*sn) and returns its length, or -1.
-//
-//export pmg_url_encode
-func pmg_url_encode(src *C.char, sn C.longlong, dst *C.char, dcap C.longlong) (rc C.longlong) {
-	defer guard(&rc, funcInternal)
-	if dcap < 3*sn {
-		return funcInternal
-	}
-	if sn <= 0 {
-		return 0
-	}
-	d := cBytes(dst, dcap)[:0]
-	res := codec.AppendURLEncode(d, cBytes(src, sn))
-	if unsafe.SliceData(res) != unsafe.SliceData(d) {
-		return funcInternal // cannot happen: the output never outgrows dst
-	}
-	return C.longlong(len(res))
-}
-
-// pmg_parse_multipart parses the part at offset of body. On success out
-// receives seven numbers: next offset, then offset and length of the name,
-// the filename and the part body, all relative to body.
-//
-//export pmg_parse_multipart
-func pmg_parse_multipart(body *C.char, n C.longlong, offset C.longlong, out *C.longlong) (rc C.int) {
-	defer guard(&rc, funcInternal)
-	next, p, ok := codec.ParseMultipart(cBytes(body, n), int(offset))
-	if !ok {
-		return funcNotFound
-	}
-	o := unsafe.Slice(out, 7)
-	o[0] = C.longlong(next)
-	o[1], o[2] = C.longlong(p.Name.Off), C.longlong(p.Name.Len)
-	o[3], o[4] = C.longlong(p.Filename.Off), C.longlong(p.Filename.Len)
-	o[5], o[6] = C.longlong(p.Body.Off), C.longlong(p.Body.Len)
 	return funcFound
 }
