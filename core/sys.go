@@ -80,11 +80,3 @@ func addrOf(sa unix.Sockaddr) Addr {
 	}
 	return Addr{}
 }
-
-func localAddrOf(fd int) Addr {
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return Addr{}
-	}
-	return addrOf(sa)
-}
