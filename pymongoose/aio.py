@@ -46,7 +46,7 @@ _NOT_STARTED = "AsyncManager is not started"
 def _new_manager(handler: Any, error_handler: Any, **limits: Any) -> Manager:
     """A wakeup-enabled Manager; ``error_handler`` only when given."""
     if error_handler is not None:
-        return Manager(handler, True, error_handler=error_handler, **limits)  # type: ignore[call-arg]
+        return Manager(handler, True, error_handler=error_handler, **limits)
     return Manager(handler, True, **limits)
 
 
