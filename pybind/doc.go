@@ -1,13 +1,17 @@
-// Package pybind is the Go side of the pymongoose CPython extension.
+// Package pybind is the Go side of the pymongoose CPython extension,
+// pymongoose/_mongoose.*.so (docs/design.md §1-§3).
 //
-// It has two halves. The cold API (manager creation, listen/connect,
-// timers, closing) is made of plain exported functions over ints, strings
-// and bools; gopy generates their Python bindings. The hot path (poll, event
-// dispatch into the Python handler, send/reply and the Connection and
-// HttpMessage types) is hand-written: native.c against Python.h, and the
-// cgo exports in hot.go that it calls. Both halves are linked into one
-// shared object, so the process has one Go runtime.
+// It has two halves, linked with core into one shared object, so the
+// process has one Go runtime. The hot path is hand-written: the C files
+// against Python.h (the per-Manager core object with poll() and the event
+// dispatch, Connection, the message views, Timer, the module functions)
+// and the cgo exports they call, in the Go files beside them. The cold API
+// is the exported Go functions of api*.go and adapter.go (creating a
+// Manager, listen/connect and the other creating calls, timers, closing,
+// the server adapters' switches, debug hooks): gopy generates their Python
+// bindings, which only pymongoose's own modules call. Only ints, strings,
+// bools and errors cross that API, and every function recovers from panics.
 //
-// Python objects are only touched with the GIL held, on the thread that
-// called in; the GIL is released only while the engine waits in epoll.
+// Python objects are touched only with the GIL held; poll() releases it
+// only while the engine waits in epoll.
 package pybind
