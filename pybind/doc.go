@@ -12,6 +12,9 @@
 // bindings, which only pymongoose's own modules call. Only ints, strings,
 // bools and errors cross that API, and every function recovers from panics.
 //
-// Python objects are touched only with the GIL held; poll() releases it
-// only while the engine waits in epoll.
+// Python objects are touched only with the GIL held. poll() releases it
+// only while the engine waits in epoll; gopy's wrappers release it around
+// every cold call, so the dispatchers take it (PyGILState_Ensure) before
+// they call a handler, and the Python side marks the Manager entered
+// (_Core.enter/leave) around those calls.
 package pybind
