@@ -59,7 +59,8 @@ typecheck:
 	  --allowlist ../stubtest-allowlist.txt
 
 # Every parser's fuzz target for FUZZ_TIME each (go test takes one -fuzz
-# target per run). CI runs `make test`, i.e. 20 s per target.
+# target per run), in the package whose tests define it (core or
+# core/codec). CI runs `make test`, i.e. 20 s per target.
 FUZZ_TARGETS ?= FuzzParseRequest FuzzJSONGet FuzzParseMultipart FuzzWSFrame FuzzMQTTPacket FuzzSNTPParse \
 	FuzzClientResponse FuzzChunkedPrefix FuzzParseRange FuzzMatch FuzzURLParts FuzzURLCodec FuzzBase64Decode FuzzResponseHead
 FUZZ_TIME ?= 20s
@@ -68,8 +69,10 @@ FUZZ_TIME ?= 20s
 # loaded machine), not a finding: that target runs once more.
 fuzz:
 	@log=$$(mktemp); for t in $(FUZZ_TARGETS); do \
+	  pkg=$$(grep -l "^func $$t(" core/*_test.go core/*/*_test.go | xargs -r dirname | sort -u); \
+	  [ $$(echo "$$pkg" | wc -w) = 1 ] || { echo "$$t: not defined in exactly one package under core/"; rm -f $$log; exit 1; }; \
 	  for try in 1 2; do \
-	    go test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZ_TIME) -fuzzminimizetime=2s ./core/ >$$log 2>&1; rc=$$?; \
+	    go test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZ_TIME) -fuzzminimizetime=2s ./$$pkg/ >$$log 2>&1; rc=$$?; \
 	    echo "$$t: $$(grep -o 'execs: [0-9]*' $$log | tail -n 1), $$(tail -n 1 $$log)"; \
 	    [ $$rc = 0 ] && break; \
 	    if grep -q "Failing input written" $$log || [ $$try = 2 ]; then cat $$log; rm -f $$log; exit 1; fi; \

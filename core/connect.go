@@ -5,6 +5,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/pymongoose-go/pymongoose-go/core/codec"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,13 +38,13 @@ func (m *Manager) Connect(url string, o ConnectOptions) (*Conn, error) {
 	if url == "" {
 		return nil, ErrEmptyURL
 	}
-	ep := parseURL(url)
+	ep := codec.ParseURL(url)
 	c := m.newConn(-1)
 	c.set(fClient)
-	c.setTo(fUDP, ep.udp)
-	c.setTo(fTLS, ep.tls)
-	c.x().host = ep.host
-	if o.HTTP && !ep.udp {
+	c.setTo(fUDP, ep.UDP)
+	c.setTo(fTLS, ep.TLS)
+	c.x().host = ep.Host
+	if o.HTTP && !ep.UDP {
 		c.http = newHTTPConn(false)
 	}
 	if o.Init != nil {
@@ -56,10 +57,10 @@ func (m *Manager) Connect(url string, o ConnectOptions) (*Conn, error) {
 	if c.has(fClosed) {
 		return c, nil
 	}
-	if ip := literalIP(ep.host); ip != nil {
-		m.connectTo(c, ip, ep.port)
+	if ip := codec.LiteralIP(ep.Host); ip != nil {
+		m.connectTo(c, ip, ep.Port)
 	} else {
-		m.resolve(c, ep.host, ep.port)
+		m.resolve(c, ep.Host, ep.Port)
 	}
 	return c, nil
 }
@@ -80,7 +81,7 @@ func (m *Manager) resolve(c *Conn, host string, port int) {
 		if err != nil || len(ips) == 0 {
 			a.err = true
 		} else {
-			a.ip = pickIP(ips)
+			a.ip = codec.PickIP(ips)
 		}
 		m.post(func() { m.dnsQ = append(m.dnsQ, a) })
 	}()

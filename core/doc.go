@@ -16,5 +16,7 @@
 // Goroutines do only what would block the loop (name resolution, TLS
 // handshakes) or come from other threads (Wakeup); they hand their results
 // to the loop through a queue and an eventfd. Limits bound what one
-// connection may cost.
+// connection may cost. The parsers of what arrives on the wire (HTTP heads,
+// chunked bodies, MQTT packets, URLs) live in the leaf package core/codec,
+// which knows no connection.
 package core

@@ -3,6 +3,8 @@ package core
 import (
 	"bytes"
 	"encoding/base64"
+
+	"github.com/pymongoose-go/pymongoose-go/core/codec"
 )
 
 // outTracker follows the requests the user writes on a client connection
@@ -58,16 +60,16 @@ func (t *outTracker) note(b []byte) {
 		rest := len(t.head) - end
 		b = b[len(b)-rest:]
 		var msg HTTPMessage
-		var hi headInfo
-		n, code := parseHead(t.head[:end], true, 0, 0, &msg, &hi)
+		var hi codec.HeadInfo
+		n, code := codec.ParseHead(t.head[:end], true, 0, 0, &msg, &hi)
 		t.head = t.head[:0]
-		if code != 0 || n == 0 || hi.te > 0 {
+		if code != 0 || n == 0 || hi.TE > 0 {
 			t.lost = true
 			return
 		}
-		t.heads = append(t.heads, equalFoldBS(msg.MethodBytes(), "HEAD"))
-		if hi.contentLength > 0 {
-			t.bodyLeft = hi.contentLength
+		t.heads = append(t.heads, codec.EqualFold(msg.MethodBytes(), "HEAD"))
+		if hi.ContentLength > 0 {
+			t.bodyLeft = hi.ContentLength
 		}
 	}
 }
@@ -148,7 +150,7 @@ func (m *Manager) httpClientParse(c *Conn, atClose bool) {
 			h.need = 0
 			return
 		}
-		n, code := parseHead(buf, false, 0, 0, &h.msg, &h.hi)
+		n, code := codec.ParseHead(buf, false, 0, 0, &h.msg, &h.hi)
 		if code != 0 {
 			c.recv.reset()
 			c.Error("HTTP parse error")
@@ -165,16 +167,16 @@ func (m *Manager) httpClientParse(c *Conn, atClose bool) {
 		switch {
 		case interim || status == 204 || status == 304 || h.out.headPending():
 			bodyLen = 0 // RFC 9112 §6.3: no body whatever the headers say
-		case hi.te > 0 && !hi.teChunked:
+		case hi.TE > 0 && !hi.TEChunked:
 			c.Error("Invalid Transfer-Encoding")
 			return
-		case hi.te > 0:
+		case hi.TE > 0:
 			chunked = true
-		case hi.clBad:
+		case hi.CLBad:
 			c.Error("HTTP parse error")
 			return
-		case hi.contentLength >= 0:
-			bodyLen = hi.contentLength
+		case hi.ContentLength >= 0:
+			bodyLen = hi.ContentLength
 		}
 		if maxMsg > 0 && bodyLen > int64(maxMsg) {
 			c.Error("MG_MAX_RECV_SIZE")
@@ -204,19 +206,19 @@ func (m *Manager) httpClientParse(c *Conn, atClose bool) {
 		total := 0
 		switch {
 		case chunked:
-			pos, dlen, raw, st := resumeChunks(buf[n:], h.out.chunkPos, h.out.chunkDlen, maxMsg)
+			pos, dlen, raw, st := codec.ResumeChunks(buf[n:], h.out.chunkPos, h.out.chunkDlen, maxMsg)
 			h.out.chunkPos, h.out.chunkDlen = pos, dlen
 			switch st {
-			case chunkMore:
+			case codec.ChunkMore:
 				return
-			case chunkBad:
+			case codec.ChunkBad:
 				c.Error("Invalid chunk")
 				return
-			case chunkTooBig:
+			case codec.ChunkTooBig:
 				c.Error("MG_MAX_RECV_SIZE")
 				return
 			}
-			dechunk(buf[n : n+raw])
+			codec.Dechunk(buf[n : n+raw])
 			h.msg.Body = buf[n : n+int(dlen)]
 			total = n + raw
 		case bodyLen < 0:
@@ -251,37 +253,5 @@ func (m *Manager) httpClientParse(c *Conn, atClose bool) {
 		if !c.has(fDraining) {
 			c.recv.consume(total)
 		}
-	}
-}
-
-// resumeChunks is scanChunks resumed at a chunk boundary: pos is the raw
-// offset of a chunk-size line in b and dlen the data bytes before it. It
-// returns the furthest complete-chunk boundary reached (to resume from),
-// the data bytes before it, and, when the body is complete, its raw length.
-func resumeChunks(b []byte, pos int, dlen int64, maxBody int) (int, int64, int, int) {
-	for {
-		size, n, st := chunkLine(b[pos:])
-		if st != chunkDone {
-			return pos, dlen, 0, st
-		}
-		if size == 0 {
-			_, raw, st := scanChunks(b[pos:], maxBody)
-			if st != chunkDone {
-				return pos, dlen, 0, st
-			}
-			return pos, dlen, pos + raw, chunkDone
-		}
-		d := dlen + size
-		if maxBody > 0 && d > int64(maxBody) || d > 1<<50 {
-			return pos, dlen, 0, chunkTooBig
-		}
-		if int64(len(b)-pos-n) < size+2 {
-			return pos, dlen, 0, chunkMore
-		}
-		e := pos + n + int(size)
-		if b[e] != '\r' || b[e+1] != '\n' {
-			return pos, dlen, 0, chunkBad
-		}
-		pos, dlen = e+2, d
 	}
 }

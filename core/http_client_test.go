@@ -280,38 +280,3 @@ func FuzzClientResponse(f *testing.F) {
 		}
 	})
 }
-
-// FuzzChunkedPrefix checks the chunked decoder on split input: a prefix of
-// a complete body is never "done" at a different length and never "bad"
-// (unless a line outgrows its bound), and de-chunking stays in bounds.
-func FuzzChunkedPrefix(f *testing.F) {
-	f.Add([]byte("5\r\nhello\r\n0\r\n\r\n"), 4)
-	f.Add([]byte("a;ext=1\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\n"), 9)
-	f.Add([]byte("0\r\n\r\n"), 1)
-	f.Fuzz(func(t *testing.T, body []byte, cut int) {
-		dlen, raw, st := scanChunks(body, 1<<20)
-		if st != chunkDone {
-			return
-		}
-		if raw > len(body) || dlen > int64(raw) {
-			t.Fatalf("raw %d dlen %d len %d", raw, dlen, len(body))
-		}
-		if raw > 0 {
-			cut = int(uint(cut) % uint(raw))
-			_, _, st2 := scanChunks(body[:cut], 1<<20)
-			if st2 == chunkDone || st2 == chunkBad && cut < maxChunkLine {
-				t.Fatalf("prefix %d of %d: state %d", cut, raw, st2)
-			}
-			// Resuming where a prefix stopped gives the one-shot answer.
-			pos, d, _, _ := resumeChunks(body[:cut], 0, 0, 1<<20)
-			_, d2, raw2, st3 := resumeChunks(body, pos, d, 1<<20)
-			if st3 != chunkDone || d2 != dlen || raw2 != raw {
-				t.Fatalf("resume from %d: %d %d %d, want %d %d", pos, st3, d2, raw2, dlen, raw)
-			}
-		}
-		cp := append([]byte(nil), body[:raw]...)
-		if got := dechunk(cp); int64(got) != dlen {
-			t.Fatalf("dechunk %d want %d", got, dlen)
-		}
-	})
-}

@@ -1,5 +1,7 @@
 package core
 
+import "github.com/pymongoose-go/pymongoose-go/core/codec"
+
 // How the response to the request being served is framed (RFC 9110,
 // RFC 9112): whether the connection stays open after it, the Connection
 // header that says so, HEAD, and HTTP/1.0 peers, which get no chunked
@@ -15,13 +17,13 @@ type reqFraming struct {
 	rawBody   bool // HTTP/1.0 stream: HTTPChunk writes data unframed
 }
 
-func newReqFraming(msg *HTTPMessage, hi *headInfo) reqFraming {
-	http10 := isHTTP10(msg.ProtoBytes())
+func newReqFraming(msg *HTTPMessage, hi *codec.HeadInfo) reqFraming {
+	http10 := codec.IsHTTP10(msg.ProtoBytes())
 	return reqFraming{
 		head:      string(msg.MethodBytes()) == "HEAD",
 		http10:    http10,
-		close:     hi.connClose || http10 && !hi.keepAlive,
-		expect100: hi.expect100 && !http10,
+		close:     hi.ConnClose || http10 && !hi.KeepAlive,
+		expect100: hi.Expect100 && !http10,
 	}
 }
 
@@ -80,9 +82,9 @@ func scanConnection(hdrs []byte) (present, closes bool) {
 			end++
 		}
 		line := hdrs[:end]
-		if len(line) > 11 && equalFoldBS(line[:11], "connection:") {
+		if len(line) > 11 && codec.EqualFold(line[:11], "connection:") {
 			present = true
-			cl, _ := connTokens(trimLine(line[11:]))
+			cl, _ := codec.ConnTokens(trimLine(line[11:]))
 			closes = closes || cl
 		}
 		if end == len(hdrs) {
@@ -126,7 +128,7 @@ func (c *Conn) queueOutput(b []byte) {
 	}
 	code := 0
 	for _, d := range b[9:12] {
-		if !isDigit(d) {
+		if d < '0' || d > '9' {
 			break
 		}
 		code = code*10 + int(d-'0')
@@ -200,9 +202,9 @@ func scanFraming(hdrs []byte) (chunked, length bool) {
 		}
 		line := hdrs[:end]
 		switch {
-		case len(line) > 18 && equalFoldBS(line[:18], "transfer-encoding:"):
+		case len(line) > 18 && codec.EqualFold(line[:18], "transfer-encoding:"):
 			chunked = chunked || isChunkedTE(trimLine(line[18:]))
-		case len(line) > 15 && equalFoldBS(line[:15], "content-length:"):
+		case len(line) > 15 && codec.EqualFold(line[:15], "content-length:"):
 			length = true
 		}
 		if end == len(hdrs) {
@@ -219,7 +221,7 @@ func isChunkedTE(v []byte) bool {
 	for i > 0 && v[i-1] != ',' {
 		i--
 	}
-	return equalFoldBS(trimLine(v[i:]), "chunked")
+	return codec.EqualFold(trimLine(v[i:]), "chunked")
 }
 
 // writeWithoutTE queues header lines without their Transfer-Encoding
@@ -234,7 +236,7 @@ func writeWithoutTE(q *iobuf, hdrs []byte) {
 			end++
 		}
 		line := hdrs[:end]
-		if !(len(line) > 18 && equalFoldBS(line[:18], "transfer-encoding:")) {
+		if !(len(line) > 18 && codec.EqualFold(line[:18], "transfer-encoding:")) {
 			q.write(line)
 		}
 		hdrs = hdrs[end:]

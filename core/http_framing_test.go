@@ -222,25 +222,6 @@ func TestExpect100Continue(t *testing.T) {
 	}
 }
 
-func TestRequestPath(t *testing.T) {
-	for in, want := range map[string]string{
-		"/p":                     "/p",
-		"*":                      "*",
-		"http://h:8/p/q":         "/p/q",
-		"HTTPS://h":              "/",
-		"http://h:8":             "/",
-		"svn+ssh://h/x":          "/x",
-		"/a://b":                 "/a://b",
-		"1http://h/p":            "1http://h/p",
-		"http:/x":                "http:/x",
-		"http://u@h:1/%2e?x=1/y": "/%2e?x=1/y",
-	} {
-		if got := string(RequestPath([]byte(in))); got != want {
-			t.Errorf("RequestPath(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestAbsoluteFormServeDir(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(dir+"/p.txt", []byte("pee"), 0o644); err != nil {

@@ -1,6 +1,10 @@
 package core
 
-import "time"
+import (
+	"time"
+
+	"github.com/pymongoose-go/pymongoose-go/core/codec"
+)
 
 // httpConn is the HTTP engine state of one connection.
 type httpConn struct {
@@ -18,8 +22,8 @@ type httpConn struct {
 	headStart  time.Time
 	bodyLast   time.Time
 	msg        HTTPMessage
-	hi         headInfo
-	hdrs       [maxStoredHeaders]HeaderSpan
+	hi         codec.HeadInfo
+	hdrs       [codec.MaxStoredHeaders]codec.HeaderSpan
 	out        outTracker // client side: requests written (http_client.go)
 }
 
@@ -54,7 +58,7 @@ func (m *Manager) httpServe(c *Conn, progress bool) (parsed bool) {
 			h.headStart, h.need = zeroTime, 0
 			break
 		}
-		n, code := parseHead(buf, true, lim.MaxHeadSize, lim.MaxHeaders, &h.msg, &h.hi)
+		n, code := codec.ParseHead(buf, true, lim.MaxHeadSize, lim.MaxHeaders, &h.msg, &h.hi)
 		if code != 0 {
 			m.httpReject(c, code)
 			break
@@ -74,23 +78,23 @@ func (m *Manager) httpServe(c *Conn, progress bool) (parsed bool) {
 		var bodyLen int64
 		chunked := false
 		switch {
-		case hi.clBad, hi.te > 1, hi.te == 1 && !hi.teChunked, hi.te > 0 && hi.contentLength >= 0:
+		case hi.CLBad, hi.TE > 1, hi.TE == 1 && !hi.TEChunked, hi.TE > 0 && hi.ContentLength >= 0:
 			m.httpReject(c, 400)
 			return true
-		case hi.contentLength >= 0:
-			bodyLen = hi.contentLength
+		case hi.ContentLength >= 0:
+			bodyLen = hi.ContentLength
 			if lim.MaxBodySize > 0 && bodyLen > int64(lim.MaxBodySize) {
 				m.httpReject(c, 413)
 				return true
 			}
 			h.need = n + int(bodyLen)
-		case hi.te == 1:
+		case hi.TE == 1:
 			chunked = true
 			h.need = 0
 			if lim.MaxBodySize > 0 {
 				h.need = n + 2*lim.MaxBodySize + 65536 // framing overhead
 			}
-		case isBodyMethod(h.msg.MethodBytes()):
+		case codec.IsBodyMethod(h.msg.MethodBytes()):
 			c.recv.consume(n)
 			appendReply(c, 411, []byte{}, nil)
 			continue
@@ -120,20 +124,20 @@ func (m *Manager) httpServe(c *Conn, progress bool) (parsed bool) {
 		}
 		total := 0
 		if chunked {
-			dlen, raw, st := scanChunks(buf[n:], lim.MaxBodySize)
-			if st == chunkBad || st == chunkTooBig {
+			dlen, raw, st := codec.ScanChunks(buf[n:], lim.MaxBodySize)
+			if st == codec.ChunkBad || st == codec.ChunkTooBig {
 				code := 400
-				if st == chunkTooBig {
+				if st == codec.ChunkTooBig {
 					code = 413
 				}
 				m.httpReject(c, code)
 				return true
 			}
-			if st == chunkMore {
+			if st == codec.ChunkMore {
 				m.bodyWait(c, progress)
 				break
 			}
-			dechunk(buf[n : n+raw])
+			codec.Dechunk(buf[n : n+raw])
 			h.msg.Body = buf[n : n+int(dlen)]
 			total = n + raw
 		} else {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/pymongoose-go/pymongoose-go/core/codec"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,17 +29,17 @@ func (m *Manager) Listen(url string, o ListenOptions) (*Conn, error) {
 	if m.closed || m.closingAll {
 		return nil, ErrManagerClosed
 	}
-	ep := parseURL(url)
-	ip := literalIP(ep.host)
+	ep := codec.ParseURL(url)
+	ip := codec.LiteralIP(ep.Host)
 	if ip == nil {
-		ips, err := net.DefaultResolver.LookupIPAddr(context.Background(), ep.host)
+		ips, err := net.DefaultResolver.LookupIPAddr(context.Background(), ep.Host)
 		if err != nil || len(ips) == 0 {
-			return nil, fmt.Errorf("cannot resolve %q", ep.host)
+			return nil, fmt.Errorf("cannot resolve %q", ep.Host)
 		}
-		ip = pickIP(ips)
+		ip = codec.PickIP(ips)
 	}
-	sa, v6 := sockaddrOf(ip, ep.port)
-	fd, err := newSocket(v6, ep.udp)
+	sa, v6 := sockaddrOf(ip, ep.Port)
+	fd, err := newSocket(v6, ep.UDP)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +59,7 @@ func (m *Manager) Listen(url string, o ListenOptions) (*Conn, error) {
 	if err := unix.Bind(fd, sa); err != nil {
 		return fail(err)
 	}
-	if !ep.udp {
+	if !ep.UDP {
 		if err := unix.Listen(fd, listenBacklog); err != nil {
 			return fail(err)
 		}
@@ -68,9 +69,9 @@ func (m *Manager) Listen(url string, o ListenOptions) (*Conn, error) {
 	}
 	c := m.newConn(fd)
 	c.set(fListening)
-	c.setTo(fUDP, ep.udp)
-	c.setTo(fTLS, ep.tls)
-	c.setTo(fHTTPListener, o.HTTP && !ep.udp)
+	c.setTo(fUDP, ep.UDP)
+	c.setTo(fTLS, ep.TLS)
+	c.setTo(fHTTPListener, o.HTTP && !ep.UDP)
 	c.local = sockName(fd)
 	if LogEnabled(LogDebug) {
 		logf(LogDebug, "%d listening on %s", c.id, c.LocalAddr())

@@ -1,5 +1,12 @@
 package core
 
+import "github.com/pymongoose-go/pymongoose-go/core/codec"
+
+// HTTPMessage is the data of EvHTTPHdrs, EvHTTPMsg and EvWSOpen, the type
+// codec's parser fills. The alias keeps the data type of every event in
+// the engine's own API, beside the Dispatcher that hands them out.
+type HTTPMessage = codec.HTTPMessage
+
 // WSMessage is the data of EvWSMsg. Data is valid only while the event is
 // being dispatched.
 type WSMessage struct {
@@ -7,19 +14,6 @@ type WSMessage struct {
 	Flags byte // the raw first frame header byte (0x81 for a text message)
 }
 
-// MQTTMessage is the data of EvMQTTCmd and EvMQTTMsg. Slices are valid only
-// while the event is being dispatched (API.md §9.4 for the fields).
-type MQTTMessage struct {
-	Topic, Data []byte
-	ID          uint16
-	Cmd, QoS    byte
-	Ack         byte
-	Props       []MQTTProp // MQTT 5 properties, in order
-}
-
-// MQTTProp is one MQTT 5 property (API.md §19.4).
-type MQTTProp struct {
-	ID       byte
-	IV       uint32
-	Key, Val []byte
-}
+// MQTTMessage is the data of EvMQTTCmd and EvMQTTMsg, defined in codec
+// beside its parser (an alias for the reason HTTPMessage is one).
+type MQTTMessage = codec.MQTTMessage

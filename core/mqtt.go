@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/pymongoose-go/pymongoose-go/core/codec"
 )
 
 // The MQTT 3.1.1 engine (API.md §9): client connections made by
@@ -64,17 +66,17 @@ func (mc *mqttConn) onRead(m *Manager, c *Conn) {
 			return
 		}
 		msg := &mc.msg
-		rc, size, need := parseMQTT(buf, msg)
-		if rc == mqttOK && msg.Cmd == MQTTPublish && msg.QoS == 3 {
-			rc = mqttMalformed // MQTT 3.1.1 §3.3.1.2: both QoS bits set closes
+		rc, size, need := codec.ParseMQTT(buf, msg)
+		if rc == codec.MQTTParseOK && msg.Cmd == codec.MQTTPublish && msg.QoS == 3 {
+			rc = codec.MQTTParseMalformed // MQTT 3.1.1 §3.3.1.2: both QoS bits set closes
 		}
-		if rc == mqttMalformed {
+		if rc == codec.MQTTParseMalformed {
 			c.recv.reset()
 			c.set(fClosing) // no error event (API.md §9.2)
 			m.kick(c)
 			return
 		}
-		if rc == mqttIncomplete {
+		if rc == codec.MQTTParseIncomplete {
 			mc.need = need
 			if maxMsg > 0 && need > maxMsg {
 				c.recv.reset()
@@ -89,26 +91,26 @@ func (mc *mqttConn) onRead(m *Manager, c *Conn) {
 			return
 		}
 		switch msg.Cmd {
-		case MQTTConnack:
+		case codec.MQTTConnack:
 			m.emit(c, EvMQTTOpen, int(msg.Ack))
 			if msg.Ack != 0 && !c.has(fClosed) {
 				c.set(fClosing)
 				m.kick(c)
 			}
-		case MQTTPublish:
+		case codec.MQTTPublish:
 			if msg.QoS > 0 {
-				ack := byte(MQTTPuback)
+				ack := byte(codec.MQTTPuback)
 				if msg.QoS == 2 {
-					ack = MQTTPubrec
+					ack = codec.MQTTPubrec
 				}
-				mc.queue(c, appendMQTTAck(nil, ack, msg.ID))
+				mc.queue(c, codec.AppendMQTTAck(nil, ack, msg.ID))
 			}
 			m.emit(c, EvMQTTMsg, msg)
-		case MQTTPubrec:
-			mc.queue(c, appendMQTTAck(nil, MQTTPubrel, msg.ID))
-		case MQTTPubrel:
-			mc.queue(c, appendMQTTAck(nil, MQTTPubcomp, msg.ID))
-		case MQTTPingresp:
+		case codec.MQTTPubrec:
+			mc.queue(c, codec.AppendMQTTAck(nil, codec.MQTTPubrel, msg.ID))
+		case codec.MQTTPubrel:
+			mc.queue(c, codec.AppendMQTTAck(nil, codec.MQTTPubcomp, msg.ID))
+		case codec.MQTTPingresp:
 			mc.pingPending = false
 		}
 		if c.has(fClosed) {
@@ -149,8 +151,8 @@ func (mc *mqttConn) queue(c *Conn, pkt []byte) {
 // random characters. With Keepalive > 0 a PINGREQ is sent after Keepalive
 // seconds without a packet sent, and the connection fails (EvError, then
 // close) when no PINGRESP arrives within Keepalive seconds after a
-// PINGREQ. Options that break MQTT's rules return an ErrMQTTInvalid error.
-func (m *Manager) MQTTConnect(url string, o MQTTConnectOptions, init func(c *Conn)) (*Conn, error) {
+// PINGREQ. Options that break MQTT's rules return a codec.ErrMQTTInvalid error.
+func (m *Manager) MQTTConnect(url string, o codec.MQTTConnectOptions, init func(c *Conn)) (*Conn, error) {
 	if err := o.Check(); err != nil {
 		return nil, err
 	}
@@ -167,7 +169,7 @@ func (m *Manager) MQTTConnect(url string, o MQTTConnectOptions, init func(c *Con
 	if len(o.ClientID) == 0 {
 		o.ClientID = randomClientID()
 	}
-	mc.queue(c, appendMQTTConnect(nil, &o))
+	mc.queue(c, codec.AppendMQTTConnect(nil, &o))
 	if mc.keepalive > 0 {
 		mc.armKeepalive(c, mc.keepalive)
 	}
@@ -208,7 +210,7 @@ func (mc *mqttConn) armKeepalive(c *Conn, d time.Duration) {
 // sendPing queues a PINGREQ and, on a client with a keep-alive, starts
 // waiting for its PINGRESP (an earlier unanswered PINGREQ keeps its time).
 func (mc *mqttConn) sendPing(c *Conn) {
-	mc.queue(c, []byte{MQTTPingreq << 4, 0})
+	mc.queue(c, []byte{codec.MQTTPingreq << 4, 0})
 	if mc.keepalive > 0 && !mc.pingPending {
 		mc.pingPending, mc.pingSent = true, c.m.clock()
 	}
@@ -262,9 +264,9 @@ func (c *Conn) sendMQTT(pkt []byte) error {
 }
 
 // MQTTPub queues a PUBLISH and returns its packet id (0 for QoS 0). A
-// topic or QoS that breaks MQTT's rules returns an ErrMQTTInvalid error.
+// topic or QoS that breaks MQTT's rules returns a codec.ErrMQTTInvalid error.
 func (c *Conn) MQTTPub(topic, payload []byte, qos byte, retain bool) (uint16, error) {
-	if err := CheckMQTTPublish(topic, qos); err != nil {
+	if err := codec.CheckMQTTPublish(topic, qos); err != nil {
 		return 0, err
 	}
 	if c.has(fClosed) || c.m == nil || c.has(fInClose) {
@@ -274,31 +276,31 @@ func (c *Conn) MQTTPub(topic, payload []byte, qos byte, retain bool) (uint16, er
 	if qos > 0 {
 		id = c.m.nextMQTTID()
 	}
-	return id, c.sendMQTT(appendMQTTPublish(nil, topic, payload, qos, retain, id))
+	return id, c.sendMQTT(codec.AppendMQTTPublish(nil, topic, payload, qos, retain, id))
 }
 
 // MQTTSub queues a SUBSCRIBE for one topic filter; returns its packet id.
 func (c *Conn) MQTTSub(topic []byte, qos byte) (uint16, error) {
-	if err := CheckMQTTSubscribe(topic, qos); err != nil {
+	if err := codec.CheckMQTTSubscribe(topic, qos); err != nil {
 		return 0, err
 	}
 	if c.has(fClosed) || c.m == nil || c.has(fInClose) {
 		return 0, ErrConnClosed
 	}
 	id := c.m.nextMQTTID()
-	return id, c.sendMQTT(appendMQTTSubscribe(nil, topic, qos, id))
+	return id, c.sendMQTT(codec.AppendMQTTSubscribe(nil, topic, qos, id))
 }
 
 // MQTTUnsub queues an UNSUBSCRIBE for one topic filter; returns its id.
 func (c *Conn) MQTTUnsub(topic []byte) (uint16, error) {
-	if err := CheckMQTTFilter(topic); err != nil {
+	if err := codec.CheckMQTTFilter(topic); err != nil {
 		return 0, err
 	}
 	if c.has(fClosed) || c.m == nil || c.has(fInClose) {
 		return 0, ErrConnClosed
 	}
 	id := c.m.nextMQTTID()
-	return id, c.sendMQTT(appendMQTTUnsubscribe(nil, topic, id))
+	return id, c.sendMQTT(codec.AppendMQTTUnsubscribe(nil, topic, id))
 }
 
 // MQTTPing queues PINGREQ (C0 00); on a client with a keep-alive its
@@ -308,7 +310,7 @@ func (c *Conn) MQTTPing() error {
 		mc.sendPing(c)
 		return nil
 	}
-	return c.sendMQTT([]byte{MQTTPingreq << 4, 0})
+	return c.sendMQTT([]byte{codec.MQTTPingreq << 4, 0})
 }
 
 // MQTTPong queues PINGRESP (D0 00).

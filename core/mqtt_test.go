@@ -2,224 +2,17 @@ package core
 
 import (
 	"bytes"
-	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pymongoose-go/pymongoose-go/core/codec"
+	"github.com/pymongoose-go/pymongoose-go/core/internal/testhex"
 )
-
-// mqttPacket is one row of the packet table: the exact bytes, what the
-// parser must make of them, and (when the engine can write that packet)
-// the encoder call that must produce them.
-type mqttPacket struct {
-	name   string
-	hex    string
-	want   MQTTMessage
-	encode func() []byte
-}
-
-func mqttHex(s string) []byte {
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
-var mqttPackets = []mqttPacket{
-	{"connect/clean/id", "10 11 0004 4d515454 04 02 003c 0005 6162636465",
-		MQTTMessage{Cmd: MQTTConnect},
-		func() []byte {
-			return appendMQTTConnect(nil, &MQTTConnectOptions{ClientID: []byte("abcde"), CleanSession: true, Keepalive: 60})
-		}},
-	{"connect/user/pass/no-clean", "10 17 0004 4d515454 04 c0 0000 0001 63 0004 75736572 0002 7077",
-		MQTTMessage{Cmd: MQTTConnect},
-		func() []byte {
-			return appendMQTTConnect(nil, &MQTTConnectOptions{ClientID: []byte("c"), Username: []byte("user"),
-				Password: []byte("pw"), Keepalive: 0})
-		}},
-	{"connect/password-only", "10 12 0004 4d515454 04 42 ffff 0001 78 0003 736563",
-		MQTTMessage{Cmd: MQTTConnect},
-		func() []byte {
-			return appendMQTTConnect(nil, &MQTTConnectOptions{ClientID: []byte("x"), Password: []byte("sec"),
-				CleanSession: true, Keepalive: 65535})
-		}},
-	{"connect/will/user/pass", "10 1d 0004 4d515454 04 ee 003c 0001 63 0003 772f74 0003 627965 0001 75 0001 70",
-		MQTTMessage{Cmd: MQTTConnect},
-		func() []byte {
-			return appendMQTTConnect(nil, &MQTTConnectOptions{ClientID: []byte("c"), Username: []byte("u"),
-				Password: []byte("p"), CleanSession: true, Keepalive: 60,
-				Will: &MQTTWill{Topic: []byte("w/t"), Message: []byte("bye"), QoS: 1, Retain: true}})
-		}},
-	{"connect/will/empty-message/qos2", "10 12 0004 4d515454 04 16 0000 0001 63 0001 74 0000",
-		MQTTMessage{Cmd: MQTTConnect},
-		func() []byte {
-			return appendMQTTConnect(nil, &MQTTConnectOptions{ClientID: []byte("c"), CleanSession: true,
-				Will: &MQTTWill{Topic: []byte("t"), QoS: 2}})
-		}},
-	{"connack/accepted", "20 02 00 00", MQTTMessage{Cmd: MQTTConnack}, nil},
-	{"connack/refused-5", "20 02 01 05", MQTTMessage{Cmd: MQTTConnack, Ack: 5}, nil},
-	{"publish/qos0", "30 0a 0003 612f62 68656c6c6f", MQTTMessage{Cmd: MQTTPublish, Topic: []byte("a/b"), Data: []byte("hello")},
-		func() []byte { return appendMQTTPublish(nil, []byte("a/b"), []byte("hello"), 0, false, 0) }},
-	{"publish/qos0/retain/empty", "31 03 0001 74", MQTTMessage{Cmd: MQTTPublish, Topic: []byte("t")},
-		func() []byte { return appendMQTTPublish(nil, []byte("t"), nil, 0, true, 0) }},
-	{"publish/qos1", "32 06 0001 74 1234 7a", MQTTMessage{Cmd: MQTTPublish, QoS: 1, ID: 0x1234, Topic: []byte("t"), Data: []byte("z")},
-		func() []byte { return appendMQTTPublish(nil, []byte("t"), []byte("z"), 1, false, 0x1234) }},
-	{"publish/qos2/retain", "35 05 0001 74 0001", MQTTMessage{Cmd: MQTTPublish, QoS: 2, ID: 1, Topic: []byte("t"), Data: []byte{}},
-		func() []byte { return appendMQTTPublish(nil, []byte("t"), nil, 2, true, 1) }},
-	{"publish/qos-masked", "36 05 0001 74 0002", MQTTMessage{Cmd: MQTTPublish, QoS: 3, ID: 2, Topic: []byte("t"), Data: []byte{}},
-		func() []byte { return appendMQTTPublish(nil, []byte("t"), nil, 7, false, 2) }},
-	{"publish/binary-payload", "30 07 0001 74 00ff0d0a", MQTTMessage{Cmd: MQTTPublish, Topic: []byte("t"), Data: []byte{0, 0xff, '\r', '\n'}},
-		func() []byte { return appendMQTTPublish(nil, []byte("t"), []byte{0, 0xff, '\r', '\n'}, 0, false, 0) }},
-	{"puback", "40 02 0007", MQTTMessage{Cmd: MQTTPuback, ID: 7},
-		func() []byte { return appendMQTTAck(nil, MQTTPuback, 7) }},
-	{"pubrec", "50 02 0102", MQTTMessage{Cmd: MQTTPubrec, ID: 0x102},
-		func() []byte { return appendMQTTAck(nil, MQTTPubrec, 0x102) }},
-	{"pubrel", "62 02 ffff", MQTTMessage{Cmd: MQTTPubrel, QoS: 1, ID: 0xffff},
-		func() []byte { return appendMQTTAck(nil, MQTTPubrel, 0xffff) }},
-	{"pubcomp", "70 02 0001", MQTTMessage{Cmd: MQTTPubcomp, ID: 1},
-		func() []byte { return appendMQTTAck(nil, MQTTPubcomp, 1) }},
-	{"subscribe", "82 08 0003 0003 612f23 01", MQTTMessage{Cmd: MQTTSubscribe, QoS: 1, ID: 3},
-		func() []byte { return appendMQTTSubscribe(nil, []byte("a/#"), 1, 3) }},
-	{"suback", "90 03 0003 01", MQTTMessage{Cmd: MQTTSuback, ID: 3}, nil},
-	{"unsubscribe", "a2 07 0004 0003 2b2f62", MQTTMessage{Cmd: MQTTUnsubscribe, QoS: 1, ID: 4},
-		func() []byte { return appendMQTTUnsubscribe(nil, []byte("+/b"), 4) }},
-	{"unsuback", "b0 02 0004", MQTTMessage{Cmd: MQTTUnsuback, ID: 4}, nil},
-	{"pingreq", "c0 00", MQTTMessage{Cmd: MQTTPingreq}, nil},
-	{"pingresp", "d0 00", MQTTMessage{Cmd: MQTTPingresp}, nil},
-	{"disconnect", "e0 00", MQTTMessage{Cmd: MQTTDisconnect}, nil},
-	{"publish/two-byte-length", "30 80 01 0001 74" + strings.Repeat("61", 125),
-		MQTTMessage{Cmd: MQTTPublish, Topic: []byte("t"), Data: bytes.Repeat([]byte("a"), 125)},
-		func() []byte { return appendMQTTPublish(nil, []byte("t"), bytes.Repeat([]byte("a"), 125), 0, false, 0) }},
-}
-
-func sameMQTT(a, b *MQTTMessage) bool {
-	return a.Cmd == b.Cmd && a.QoS == b.QoS && a.ID == b.ID && a.Ack == b.Ack &&
-		bytes.Equal(a.Topic, b.Topic) && bytes.Equal(a.Data, b.Data)
-}
-
-func fmtMQTT(m *MQTTMessage) string {
-	return fmt.Sprintf("{cmd %d qos %d id %d ack %d topic %q data %q}", m.Cmd, m.QoS, m.ID, m.Ack, m.Topic, m.Data)
-}
-
-func TestMQTTPacketTableDecode(t *testing.T) {
-	for _, p := range mqttPackets {
-		raw := mqttHex(p.hex)
-		var msg MQTTMessage
-		rc, size, _ := parseMQTT(raw, &msg)
-		if rc != mqttOK || size != len(raw) {
-			t.Errorf("%s: rc %d size %d, want OK %d", p.name, rc, size, len(raw))
-			continue
-		}
-		if !sameMQTT(&msg, &p.want) {
-			t.Errorf("%s: got %s want %s", p.name, fmtMQTT(&msg), fmtMQTT(&p.want))
-		}
-		// Every strict prefix is incomplete, never malformed.
-		for i := 0; i < len(raw); i++ {
-			if rc, _, _ := parseMQTT(raw[:i], &msg); rc != mqttIncomplete {
-				t.Errorf("%s: prefix %d: rc %d, want incomplete", p.name, i, rc)
-			}
-		}
-		// A following packet does not change the result.
-		two := append(append([]byte{}, raw...), 0xc0, 0)
-		if rc, size, _ := parseMQTT(two, &msg); rc != mqttOK || size != len(raw) {
-			t.Errorf("%s: with a trailer: rc %d size %d", p.name, rc, size)
-		}
-	}
-}
-
-func TestMQTTPacketTableEncode(t *testing.T) {
-	for _, p := range mqttPackets {
-		if p.encode == nil {
-			continue
-		}
-		if got, want := p.encode(), mqttHex(p.hex); !bytes.Equal(got, want) {
-			t.Errorf("%s: encoded % x\nwant % x", p.name, got, want)
-		}
-	}
-}
-
-func TestMQTTParseMalformed(t *testing.T) {
-	for _, s := range []string{
-		"30 ff ff ff ff 01",  // remaining length longer than 4 bytes
-		"20 01 00",           // CONNACK too short
-		"40 01 00",           // PUBACK without a full id
-		"30 01 00",           // PUBLISH without topic length
-		"30 03 0005 61",      // topic longer than the packet
-		"32 03 0001 74",      // QoS 1 without packet id
-		"82 00",              // SUBSCRIBE without id
-		"b0 00",              // UNSUBACK without id
-		"30 80 80 80 80 00 ", // 5-byte length
-	} {
-		var msg MQTTMessage
-		if rc, _, _ := parseMQTT(mqttHex(s), &msg); rc != mqttMalformed {
-			t.Errorf("%s: rc %d, want malformed", s, rc)
-		}
-	}
-	var msg MQTTMessage
-	rc, _, need := parseMQTT(mqttHex("30 ff ff ff 7f"), &msg)
-	if rc != mqttIncomplete || need != 5+mqttMaxRemaining {
-		t.Errorf("max length: rc %d need %d", rc, need)
-	}
-}
-
-// FuzzMQTTPacket checks that the parser never panics or reads outside its
-// input, that its fields lie inside the packet, and that a re-encoded
-// PUBLISH parses back to the same fields.
-func FuzzMQTTPacket(f *testing.F) {
-	for _, p := range mqttPackets {
-		f.Add(mqttHex(p.hex))
-	}
-	f.Add([]byte{0x30, 0xff, 0xff, 0xff, 0xff})
-	f.Add([]byte{0x32, 0x03, 0, 1, 't'})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var msg MQTTMessage
-		rc, size, need := parseMQTT(data, &msg)
-		switch rc {
-		case mqttOK:
-			if size < 2 || size > len(data) {
-				t.Fatalf("size %d of %d", size, len(data))
-			}
-			pkt := data[:size]
-			for _, s := range [][]byte{msg.Topic, msg.Data} {
-				if len(s) > 0 && !mqttWithin(pkt, s) {
-					t.Fatalf("field outside the packet")
-				}
-			}
-			if msg.Cmd == MQTTPublish {
-				enc := appendMQTTPublish(nil, msg.Topic, msg.Data, msg.QoS, data[0]&1 != 0, msg.ID)
-				var back MQTTMessage
-				if rc, n, _ := parseMQTT(enc, &back); rc != mqttOK || n != len(enc) || !sameMQTT(&back, &msg) {
-					t.Fatalf("re-encoded publish: rc %d %s vs %s", rc, fmtMQTT(&back), fmtMQTT(&msg))
-				}
-			}
-		case mqttIncomplete:
-			if need != 0 && need <= len(data) {
-				t.Fatalf("incomplete with need %d <= %d", need, len(data))
-			}
-		case mqttMalformed:
-		default:
-			t.Fatalf("rc %d", rc)
-		}
-	})
-}
-
-func mqttWithin(outer, inner []byte) bool {
-	if len(inner) == 0 {
-		return true
-	}
-	o0 := &outer[0]
-	for i := range outer {
-		if &outer[i] == &inner[0] {
-			return i+len(inner) <= len(outer)
-		}
-	}
-	_ = o0
-	return false
-}
 
 // --- engine tests on loopback -----------------------------------------
 
@@ -299,41 +92,41 @@ func TestMQTTClientFlows(t *testing.T) {
 	var log []mqttRec
 	var cc *Conn
 	h := newHarness(t, nil, recordMQTT(&log, &cc))
-	connect := appendMQTTConnect(nil, &MQTTConnectOptions{ClientID: []byte("me"), Username: []byte("u"),
+	connect := codec.AppendMQTTConnect(nil, &codec.MQTTConnectOptions{ClientID: []byte("me"), Username: []byte("u"),
 		Password: []byte("p"), CleanSession: true, Keepalive: 0})
 	addr, done := fakeBroker(t, func(conn net.Conn) error {
 		if err := expectBytes(conn, connect); err != nil {
 			return err
 		}
 		// CONNACK, a QoS 1 and a QoS 2 PUBLISH in one segment.
-		conn.Write(mqttHex("20 02 00 00  32 06 0001 74 0009 31  34 06 0001 74 000a 32"))
-		if err := expectBytes(conn, mqttHex("40 02 0009  50 02 000a")); err != nil {
+		conn.Write(testhex.Decode("20 02 00 00  32 06 0001 74 0009 31  34 06 0001 74 000a 32"))
+		if err := expectBytes(conn, testhex.Decode("40 02 0009  50 02 000a")); err != nil {
 			return err
 		}
-		conn.Write(mqttHex("62 02 000a")) // PUBREL -> PUBCOMP
-		if err := expectBytes(conn, mqttHex("70 02 000a")); err != nil {
+		conn.Write(testhex.Decode("62 02 000a")) // PUBREL -> PUBCOMP
+		if err := expectBytes(conn, testhex.Decode("70 02 000a")); err != nil {
 			return err
 		}
 		// Our QoS 2 publish: PUBREC from us -> PUBREL
-		if err := expectBytes(conn, mqttHex("34 06 0001 71 0001 78")); err != nil {
+		if err := expectBytes(conn, testhex.Decode("34 06 0001 71 0001 78")); err != nil {
 			return err
 		}
-		conn.Write(mqttHex("50 02 0001"))
-		if err := expectBytes(conn, mqttHex("62 02 0001")); err != nil {
+		conn.Write(testhex.Decode("50 02 0001"))
+		if err := expectBytes(conn, testhex.Decode("62 02 0001")); err != nil {
 			return err
 		}
-		conn.Write(mqttHex("70 02 0001"))
-		if err := expectBytes(conn, mqttHex("82 06 0002 0001 73 01  a2 05 0003 0001 73  c0 00 d0 00 e0 00")); err != nil {
+		conn.Write(testhex.Decode("70 02 0001"))
+		if err := expectBytes(conn, testhex.Decode("82 06 0002 0001 73 01  a2 05 0003 0001 73  c0 00 d0 00 e0 00")); err != nil {
 			return err
 		}
-		conn.Write(mqttHex("90 03 0002 01 b0 02 0003 d0 00"))
+		conn.Write(testhex.Decode("90 03 0002 01 b0 02 0003 d0 00"))
 		_, err := conn.Read(make([]byte, 1)) // until we close
 		if err == io.EOF {
 			err = nil
 		}
 		return err
 	})
-	c, err := h.m.MQTTConnect("tcp://"+addr, MQTTConnectOptions{ClientID: []byte("me"), Username: []byte("u"),
+	c, err := h.m.MQTTConnect("tcp://"+addr, codec.MQTTConnectOptions{ClientID: []byte("me"), Username: []byte("u"),
 		Password: []byte("p"), CleanSession: true}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -342,11 +135,11 @@ func TestMQTTClientFlows(t *testing.T) {
 	if !bytes.Equal(c.SendData(), connect) {
 		t.Fatalf("CONNECT not queued inside the call: % x", c.SendData())
 	}
-	h.until("QoS 2 in", func() bool { return countCmd(log, MQTTPubrel) > 0 })
+	h.until("QoS 2 in", func() bool { return countCmd(log, codec.MQTTPubrel) > 0 })
 	if id, _ := c.MQTTPub([]byte("q"), []byte("x"), 2, false); id != 1 {
 		t.Fatalf("first id %d", id)
 	}
-	h.until("pubcomp", func() bool { return countCmd(log, MQTTPubcomp) > 0 })
+	h.until("pubcomp", func() bool { return countCmd(log, codec.MQTTPubcomp) > 0 })
 	if id, _ := c.MQTTSub([]byte("s"), 1); id != 2 {
 		t.Fatalf("sub id %d", id)
 	}
@@ -356,7 +149,7 @@ func TestMQTTClientFlows(t *testing.T) {
 	c.MQTTPing()
 	c.MQTTPong()
 	c.MQTTDisconnect()
-	h.until("pingresp", func() bool { return countCmd(log, MQTTPingresp) > 0 })
+	h.until("pingresp", func() bool { return countCmd(log, codec.MQTTPingresp) > 0 })
 	c.Close()
 	if err := recv(h, "broker", done); err != nil {
 		t.Fatal(err)
@@ -383,7 +176,7 @@ func TestMQTTClientFlows(t *testing.T) {
 	}
 	// The packet is still in the receive buffer during its events.
 	for _, r := range log {
-		if r.ev == EvMQTTCmd && r.cmd == MQTTConnack && !bytes.HasPrefix(r.raw, mqttHex("20 02 00 00 32")) {
+		if r.ev == EvMQTTCmd && r.cmd == codec.MQTTConnack && !bytes.HasPrefix(r.raw, testhex.Decode("20 02 00 00 32")) {
 			t.Fatalf("recv at CONNACK: % x", r.raw)
 		}
 	}
@@ -406,11 +199,11 @@ func TestMQTTConnackRefusedCloses(t *testing.T) {
 	addr, done := fakeBroker(t, func(conn net.Conn) error {
 		buf := make([]byte, 256)
 		conn.Read(buf)
-		conn.Write(mqttHex("20 02 00 05"))
+		conn.Write(testhex.Decode("20 02 00 05"))
 		io.ReadAll(conn)
 		return nil
 	})
-	c, err := h.m.MQTTConnect("tcp://"+addr, MQTTConnectOptions{CleanSession: true, Keepalive: 60}, nil)
+	c, err := h.m.MQTTConnect("tcp://"+addr, codec.MQTTConnectOptions{CleanSession: true, Keepalive: 60}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -440,20 +233,20 @@ func TestMQTTKeepalivePing(t *testing.T) {
 		if _, err := readN(conn, 2+10+2+1); err != nil {
 			return err
 		}
-		conn.Write(mqttHex("20 02 00 00"))
-		if err := expectBytes(conn, mqttHex("c0 00")); err != nil {
+		conn.Write(testhex.Decode("20 02 00 00"))
+		if err := expectBytes(conn, testhex.Decode("c0 00")); err != nil {
 			return err
 		}
-		conn.Write(mqttHex("d0 00"))
+		conn.Write(testhex.Decode("d0 00"))
 		io.ReadAll(conn)
 		return nil
 	})
-	c, err := h.m.MQTTConnect("tcp://"+addr, MQTTConnectOptions{ClientID: []byte("k"), Keepalive: 1}, nil)
+	c, err := h.m.MQTTConnect("tcp://"+addr, codec.MQTTConnectOptions{ClientID: []byte("k"), Keepalive: 1}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cc = c
-	h.until("pingresp", func() bool { return countCmd(log, MQTTPingresp) > 0 })
+	h.until("pingresp", func() bool { return countCmd(log, codec.MQTTPingresp) > 0 })
 	c.Close()
 	if err := recv(h, "broker", done); err != nil {
 		t.Fatal(err)
@@ -481,13 +274,13 @@ func serverSide(t *testing.T, lim *Limits, log *[]mqttRec) (*harness, string) {
 func TestMQTTServerSide(t *testing.T) {
 	var log []mqttRec
 	h, addr := serverSide(t, nil, &log)
-	ch := rawClient(addr, mqttHex("10 0d 0004 4d515454 04 02 003c 0001 61  82 08 0005 0003 612f23 01  32 06 0001 74 0007 7a  c0 00"), true)
+	ch := rawClient(addr, testhex.Decode("10 0d 0004 4d515454 04 02 003c 0001 61  82 08 0005 0003 612f23 01  32 06 0001 74 0007 7a  c0 00"), true)
 	res := recv(h, "client", ch)
 	if res.err != nil {
 		t.Fatal(res.err)
 	}
 	// The engine answers only the QoS 1 PUBLISH.
-	if !bytes.Equal(res.data, mqttHex("40 02 0007")) {
+	if !bytes.Equal(res.data, testhex.Decode("40 02 0007")) {
 		t.Fatalf("server wrote % x", res.data)
 	}
 	var got []string
@@ -502,7 +295,7 @@ func TestMQTTServerSide(t *testing.T) {
 	if s := strings.Join(got, " "); s != "CMD1/q0#0[] CMD8/q1#5[] MSG CMD3/q1#7[t] CMD12/q0#0[]" {
 		t.Fatalf("events %s", s)
 	}
-	if !bytes.HasPrefix(log[1].raw, mqttHex("82 08 0005")) {
+	if !bytes.HasPrefix(log[1].raw, testhex.Decode("82 08 0005")) {
 		t.Fatalf("SUBSCRIBE raw % x", log[1].raw)
 	}
 }
@@ -511,7 +304,7 @@ func TestMQTTMalformedCloses(t *testing.T) {
 	for _, s := range []string{"30 ff ff ff ff 01", "20 01 00", "32 03 0001 74", "36 06 0001 74 0001 78"} {
 		var log []mqttRec
 		h, addr := serverSide(t, nil, &log)
-		ch := rawClient(addr, mqttHex(s), false) // the server must close first
+		ch := rawClient(addr, testhex.Decode(s), false) // the server must close first
 		res := recv(h, "client", ch)
 		if res.err != nil || len(res.data) != 0 {
 			t.Fatalf("%s: %v % x", s, res.err, res.data)
@@ -533,7 +326,7 @@ func TestMQTTOversizeCloses(t *testing.T) {
 	var log []mqttRec
 	h, addr := serverSide(t, &lim, &log)
 	// Only the header of a 2000-byte packet: rejected before it arrives.
-	ch := rawClient(addr, mqttHex("30 d0 0f 0001 74"), false)
+	ch := rawClient(addr, testhex.Decode("30 d0 0f 0001 74"), false)
 	res := recv(h, "client", ch)
 	if res.err != nil {
 		t.Fatal(res.err)
@@ -555,7 +348,7 @@ func TestMQTTLargeMessageOverRecvLimit(t *testing.T) {
 	var log []mqttRec
 	h, addr := serverSide(t, &lim, &log)
 	payload := bytes.Repeat([]byte("p"), 100000)
-	pkt := appendMQTTPublish(nil, []byte("big"), payload, 0, false, 0)
+	pkt := codec.AppendMQTTPublish(nil, []byte("big"), payload, 0, false, 0)
 	ch := rawClient(addr, append(pkt, 0xe0, 0), true)
 	recv(h, "client", ch)
 	h.until("close", func() bool { return len(log) > 0 && log[len(log)-1].ev == EvClose })
@@ -571,7 +364,7 @@ func TestMQTTLargeMessageOverRecvLimit(t *testing.T) {
 			}
 		}
 	}
-	if msgs != 1 || countCmd(log, MQTTDisconnect) != 1 {
+	if msgs != 1 || countCmd(log, codec.MQTTDisconnect) != 1 {
 		t.Fatalf("msgs %d", msgs)
 	}
 }
@@ -591,11 +384,78 @@ func TestMQTTPacketIDWraps(t *testing.T) {
 	if id, err := c.MQTTPub([]byte("t"), nil, 0, false); id != 0 || err != nil {
 		t.Fatal(id, err)
 	}
-	if !bytes.Equal(c.SendData(), mqttHex("30 03 0001 74")) {
+	if !bytes.Equal(c.SendData(), testhex.Decode("30 03 0001 74")) {
 		t.Fatalf("% x", c.SendData())
 	}
 	c.Close()
 	if _, err := c.MQTTSub([]byte("x"), 0); err == nil {
 		t.Fatal("closed conn accepted a SUBSCRIBE")
+	}
+}
+
+// Invalid arguments queue nothing: the send buffer is unchanged.
+func TestMQTTInvalidArgumentsQueueNothing(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	l, _ := h.listen(false)
+	addr := "tcp://" + l.LocalAddr().String()
+	if _, err := h.m.MQTTConnect(addr, codec.MQTTConnectOptions{Password: []byte("p")}, nil); !errors.Is(err, codec.ErrMQTTInvalid) {
+		t.Fatalf("connect: %v", err)
+	}
+	c, err := h.m.MQTTConnect(addr, codec.MQTTConnectOptions{ClientID: []byte("x")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := append([]byte(nil), c.SendData()...)
+	for _, err := range []error{
+		func() error { _, err := c.MQTTPub(bytes.Repeat([]byte("t"), 70000), nil, 0, false); return err }(),
+		func() error { _, err := c.MQTTPub([]byte("t"), nil, 3, false); return err }(),
+		func() error { _, err := c.MQTTSub([]byte("a#"), 0); return err }(),
+		func() error { _, err := c.MQTTUnsub(nil); return err }(),
+	} {
+		if !errors.Is(err, codec.ErrMQTTInvalid) {
+			t.Fatalf("got %v", err)
+		}
+	}
+	if !bytes.Equal(c.SendData(), before) {
+		t.Fatalf("queued % x", c.SendData()[len(before):])
+	}
+	c.Close()
+}
+
+// A broker that answers CONNACK and then ignores PINGREQ: the client
+// reports an error and closes once the keep-alive period has passed.
+func TestMQTTPingrespTimeout(t *testing.T) {
+	var log []mqttRec
+	var cc *Conn
+	var errs []string
+	rec := recordMQTT(&log, &cc)
+	h := newHarness(t, nil, func(c *Conn, ev Event, data any) Result {
+		if ev == EvError {
+			errs = append(errs, data.(string))
+		}
+		return rec(c, ev, data)
+	})
+	addr, done := fakeBroker(t, func(conn net.Conn) error {
+		if _, err := readN(conn, 2+10+2+1); err != nil {
+			return err
+		}
+		conn.Write(testhex.Decode("20 02 00 00"))
+		if err := expectBytes(conn, testhex.Decode("c0 00")); err != nil {
+			return err
+		}
+		io.ReadAll(conn) // silent until the client closes
+		return nil
+	})
+	c, err := h.m.MQTTConnect("tcp://"+addr, codec.MQTTConnectOptions{ClientID: []byte("k"), Keepalive: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc = c
+	h.until("close", func() bool { return c.has(fClosed) })
+	if len(errs) != 1 || !strings.Contains(errs[0], "no PINGRESP") {
+		t.Fatalf("errors %q", errs)
+	}
+	if err := recv(h, "broker", done); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 
+	"github.com/pymongoose-go/pymongoose-go/core/codec"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,29 +24,29 @@ func (c *Conn) Resolve(url string) {
 		return
 	}
 	m := c.m
-	ep := parseURL(url)
+	ep := codec.ParseURL(url)
 	c.stopDNS()
-	ip := literalIP(ep.host)
+	ip := codec.LiteralIP(ep.Host)
 	if c.has(fListening) {
 		if ip == nil {
-			ips, err := net.DefaultResolver.LookupIPAddr(context.Background(), ep.host)
+			ips, err := net.DefaultResolver.LookupIPAddr(context.Background(), ep.Host)
 			if err != nil || len(ips) == 0 {
-				c.Error(ep.host + " DNS lookup failed")
+				c.Error(ep.Host + " DNS lookup failed")
 				return
 			}
-			ip = pickIP(ips)
+			ip = codec.PickIP(ips)
 		}
-		sa, _ := sockaddrOf(ip, ep.port)
+		sa, _ := sockaddrOf(ip, ep.Port)
 		c.remote = compact(addrOf(sa))
 		m.emit(c, EvResolve, nil)
 		return
 	}
 	m.dropSocket(c)
 	if ip != nil {
-		m.connectTo(c, ip, ep.port)
+		m.connectTo(c, ip, ep.Port)
 		return
 	}
-	m.resolve(c, ep.host, ep.port)
+	m.resolve(c, ep.Host, ep.Port)
 }
 
 // ResolveCancel is Connection.resolve_cancel(): the pending lookup of the

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pymongoose-go/pymongoose-go/core/codec"
 	"golang.org/x/sys/unix"
 )
 
@@ -40,11 +41,11 @@ type fileXfer struct {
 // ParseMessageHead parses a complete request (or response) head, for the
 // binding, which hands the head of an HttpMessage back to the engine.
 func ParseMessageHead(head []byte) (*HTTPMessage, bool) {
-	msg := &HTTPMessage{Headers: make([]HeaderSpan, 0, maxStoredHeaders)}
-	var hi headInfo
-	n, code := parseHead(head, true, 0, 0, msg, &hi)
+	msg := &HTTPMessage{Headers: make([]codec.HeaderSpan, 0, codec.MaxStoredHeaders)}
+	var hi codec.HeadInfo
+	n, code := codec.ParseHead(head, true, 0, 0, msg, &hi)
 	if code != 0 || n == 0 {
-		n, code = parseHead(head, false, 0, 0, msg, &hi)
+		n, code = codec.ParseHead(head, false, 0, 0, msg, &hi)
 		if code != 0 || n == 0 {
 			return nil, false
 		}
@@ -69,7 +70,7 @@ func (c *Conn) ServeDir(hm *HTTPMessage, rootDir string, o ServeOptions) {
 	if c.has(fClosed) || c.has(fInClose) || c.m == nil {
 		return // the close has stopped transfers already: a file opened now would leak
 	}
-	uri := string(RequestPath(hm.URIBytes()))
+	uri := string(codec.RequestPath(hm.URIBytes()))
 	prefix, dir, ok := pickRoot(rootDir, uri)
 	if !ok {
 		c.staticReply(404, o, "Not found\n")
@@ -79,7 +80,7 @@ func (c *Conn) ServeDir(hm *HTTPMessage, rootDir string, o ServeOptions) {
 	if len(prefix) < len(uri) {
 		rest = uri[len(prefix):]
 	}
-	dec, ok := pathDecode(rest)
+	dec, ok := codec.PathDecode(rest)
 	if !ok || !pathIsSane(dec) {
 		c.Reply(400, []byte{}, []byte("Invalid path"))
 		return
@@ -163,34 +164,6 @@ func pickRoot(rootDir, uri string) (prefix, dir string, ok bool) {
 	return prefix, dir, ok
 }
 
-// pathDecode percent-decodes a URI path ('+' stays); a bad escape or a
-// NUL byte fails.
-func pathDecode(s string) (string, bool) {
-	if !strings.ContainsAny(s, "%\x00") {
-		return s, true
-	}
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if ch == '%' {
-			if i+2 >= len(s) {
-				return "", false
-			}
-			hi, lo := unhex(s[i+1]), unhex(s[i+2])
-			if hi < 0 || lo < 0 {
-				return "", false
-			}
-			ch = byte(hi<<4 | lo)
-			i += 2
-		}
-		if ch == 0 {
-			return "", false
-		}
-		b = append(b, ch)
-	}
-	return string(b), true
-}
-
 // pathIsSane is mg_path_is_sane over the decoded URI part: no segment may
 // start with "..", with '/' or '\' as separators.
 func pathIsSane(p string) bool {
@@ -261,7 +234,7 @@ func (c *Conn) staticReply(code int, o ServeOptions, body string) {
 }
 
 func (c *Conn) serveFile(hm *HTTPMessage, path, realRoot, page404 string, o ServeOptions) {
-	mime := MIMEType(path, o.MimeTypes)
+	mime := codec.MIMEType(path, o.MimeTypes)
 	var f *os.File
 	gzip := false
 	if ae, ok := hm.Header("Accept-Encoding"); ok && bytes.Contains(ae, []byte("gzip")) {
@@ -280,7 +253,7 @@ func (c *Conn) serveFile(hm *HTTPMessage, path, realRoot, page404 string, o Serv
 	status := 200
 	if f == nil && page404 != "" {
 		if f = openRegular(page404); f != nil {
-			mime = MIMEType(page404, o.MimeTypes)
+			mime = codec.MIMEType(page404, o.MimeTypes)
 			status, gzip = 404, false
 		}
 	}
@@ -297,7 +270,7 @@ func (c *Conn) serveFile(hm *HTTPMessage, path, realRoot, page404 string, o Serv
 	size := st.Size()
 	etag := "\"" + strconv.FormatInt(st.ModTime().Unix(), 10) + "." + strconv.FormatInt(size, 10) + "\""
 	if status == 200 {
-		if inm, ok := hm.Header("If-None-Match"); ok && equalFoldBS(inm, etag) {
+		if inm, ok := hm.Header("If-None-Match"); ok && codec.EqualFold(inm, etag) {
 			f.Close()
 			c.staticReply(304, o, "")
 			return
@@ -337,7 +310,7 @@ func (c *Conn) serveFile(hm *HTTPMessage, path, realRoot, page404 string, o Serv
 	b = append(b, "\r\n"...)
 	c.queueOutput(b) // with the Connection header the request needs (http_framing.go)
 	c.afterQueue()
-	if cl == 0 || equalFoldBS(hm.MethodBytes(), "HEAD") {
+	if cl == 0 || codec.EqualFold(hm.MethodBytes(), "HEAD") {
 		f.Close()
 		c.finishResponse()
 		return
@@ -354,7 +327,7 @@ func (c *Conn) serveFile(hm *HTTPMessage, path, realRoot, page404 string, o Serv
 	}
 	connClose := false
 	if v, ok := hm.Header("Connection"); ok {
-		connClose = equalFoldBS(v, "close")
+		connClose = codec.EqualFold(v, "close")
 	}
 	c.setFileXfer(&fileXfer{f: f, left: cl, connClose: connClose})
 	c.xferFill()
@@ -492,7 +465,7 @@ func (c *Conn) listDir(hm *HTTPMessage, p string, o ServeOptions) {
 		return
 	}
 	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
-	uri := html.EscapeString(string(RequestPath(hm.URIBytes())))
+	uri := html.EscapeString(string(codec.RequestPath(hm.URIBytes())))
 	var b strings.Builder
 	b.WriteString("<!DOCTYPE html><html><head><title>Index of ")
 	b.WriteString(uri)

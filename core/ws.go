@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+
+	"github.com/pymongoose-go/pymongoose-go/core/codec"
 )
 
 // wsConn is the WebSocket engine of one connection (API.md §8): it parses
@@ -22,8 +24,8 @@ type wsConn struct {
 	frag      []byte
 
 	msg  HTTPMessage // client: the handshake response
-	hi   headInfo
-	hdrs [maxStoredHeaders]HeaderSpan
+	hi   codec.HeadInfo
+	hdrs [codec.MaxStoredHeaders]codec.HeaderSpan
 }
 
 // recvNeed lets the receive limit grow by the frame being received (§13:
@@ -98,7 +100,7 @@ func wsChosenProtocol(extra []byte) (chosen []byte, ok bool) {
 			end++
 		}
 		line := extra[:end]
-		if len(line) >= len(name) && equalFoldBS(line[:len(name)], name) {
+		if len(line) >= len(name) && codec.EqualFold(line[:len(name)], name) {
 			if ok {
 				return []byte(","), true
 			}
@@ -119,7 +121,7 @@ func wsOffered(msg *HTTPMessage, p []byte) bool {
 		return false
 	}
 	for _, hs := range msg.Headers {
-		if !equalFoldBS(msg.Bytes(hs.Name), "Sec-WebSocket-Protocol") {
+		if !codec.EqualFold(msg.Bytes(hs.Name), "Sec-WebSocket-Protocol") {
 			continue
 		}
 		v := msg.Bytes(hs.Value)
@@ -183,7 +185,7 @@ func wsURI(url string) string {
 
 // wsHost is the host of url, without port or credentials.
 func wsHost(url string) string {
-	h := parseURL(url).host
+	h := codec.ParseURL(url).Host
 	if strings.IndexByte(h, ':') >= 0 {
 		return "[" + h + "]"
 	}
@@ -316,7 +318,7 @@ func (w *wsConn) readHandshake(m *Manager, c *Conn, buf []byte) bool {
 	if len(buf) == 0 {
 		return false
 	}
-	n, code := parseHead(buf, false, m.lim.MaxHeadSize, 0, &w.msg, &w.hi)
+	n, code := codec.ParseHead(buf, false, m.lim.MaxHeadSize, 0, &w.msg, &w.hi)
 	if code == 0 && n > 0 && !strings.HasPrefix(string(w.msg.MethodBytes()), "HTTP/") {
 		code = 400
 	}

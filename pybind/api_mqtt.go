@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/pymongoose-go/pymongoose-go/core"
+	"github.com/pymongoose-go/pymongoose-go/core/codec"
 )
 
 // hexField is one hex-encoded byte-string argument (gopy strings stop at
@@ -18,13 +19,13 @@ type hexField struct {
 // MQTTCheckConnect; keepalive is in seconds (16 bits); no will without
 // hasWill.
 func mqttConnectOptions(clientIDHex, usernameHex, passwordHex string, cleanSession bool, keepalive int,
-	hasWill bool, willTopicHex, willMessageHex string, willQoS int, willRetain bool) (o core.MQTTConnectOptions, err error) {
+	hasWill bool, willTopicHex, willMessageHex string, willQoS int, willRetain bool) (o codec.MQTTConnectOptions, err error) {
 	fields := []hexField{{clientIDHex, &o.ClientID}, {usernameHex, &o.Username}, {passwordHex, &o.Password}}
 	if hasWill {
-		if err := core.CheckMQTTQoS("will QoS", willQoS); err != nil {
+		if err := codec.CheckMQTTQoS("will QoS", willQoS); err != nil {
 			return o, err // before the conversion to a byte
 		}
-		o.Will = &core.MQTTWill{QoS: byte(willQoS), Retain: willRetain}
+		o.Will = &codec.MQTTWill{QoS: byte(willQoS), Retain: willRetain}
 		fields = append(fields, hexField{willTopicHex, &o.Will.Topic}, hexField{willMessageHex, &o.Will.Message})
 	}
 	for _, f := range fields {
@@ -47,7 +48,7 @@ func MQTTCheckConnect(clientIDHex, usernameHex, passwordHex string, hasWill bool
 	if err == nil {
 		err = o.Check()
 	}
-	if errors.Is(err, core.ErrMQTTInvalid) {
+	if errors.Is(err, codec.ErrMQTTInvalid) {
 		return err.Error(), nil
 	}
 	return "", err

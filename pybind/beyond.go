@@ -25,6 +25,7 @@ import (
 	"unsafe"
 
 	"github.com/pymongoose-go/pymongoose-go/core"
+	"github.com/pymongoose-go/pymongoose-go/core/codec"
 )
 
 func init() {
@@ -53,18 +54,18 @@ func pmg_log_get() C.int {
 	return C.int(core.LogLevel())
 }
 
-// pmg_match writes up to core.MatchMaxCaps (start, end) pairs into caps
+// pmg_match writes up to codec.MatchMaxCaps (start, end) pairs into caps
 // (capacity 2*MatchMaxCaps) and their number into ncaps. 1: match, 0: no
 // match, -1: internal error.
 //
 //export pmg_match
 func pmg_match(s *C.char, sn C.longlong, p *C.char, pn C.longlong, caps *C.longlong, ncaps *C.int) (rc C.int) {
 	defer guard(&rc, -1)
-	ok, cs := core.Match(cString(s, sn), cString(p, pn))
+	ok, cs := codec.Match(cString(s, sn), cString(p, pn))
 	if !ok {
 		return 0
 	}
-	out := unsafe.Slice((*C.longlong)(unsafe.Pointer(caps)), 2*core.MatchMaxCaps)
+	out := unsafe.Slice((*C.longlong)(unsafe.Pointer(caps)), 2*codec.MatchMaxCaps)
 	for i, c := range cs {
 		out[2*i], out[2*i+1] = C.longlong(c[0]), C.longlong(c[1])
 	}
@@ -90,13 +91,13 @@ func pmg_url_part(url *C.char, n C.longlong, which C.int, start, end *C.longlong
 	var s, e int
 	switch which {
 	case urlPartHost:
-		s, e = core.URLHost(u)
+		s, e = codec.URLHost(u)
 	case urlPartUser:
-		s, e = core.URLUser(u)
+		s, e = codec.URLUser(u)
 	case urlPartPass:
-		s, e = core.URLPass(u)
+		s, e = codec.URLPass(u)
 	case urlPartURI:
-		if s, e = core.URLURI(u); s < 0 {
+		if s, e = codec.URLURI(u); s < 0 {
 			return 0
 		}
 	default:
@@ -109,13 +110,13 @@ func pmg_url_part(url *C.char, n C.longlong, which C.int, start, end *C.longlong
 //export pmg_url_port
 func pmg_url_port(url *C.char, n C.longlong) (rc C.int) {
 	defer guard(&rc, -1)
-	return C.int(core.URLPort(cString(url, n)))
+	return C.int(codec.URLPort(cString(url, n)))
 }
 
 //export pmg_url_is_ssl
 func pmg_url_is_ssl(url *C.char, n C.longlong) (rc C.int) {
 	defer guard(&rc, -1)
-	if core.URLIsSSL(cString(url, n)) {
+	if codec.URLIsSSL(cString(url, n)) {
 		return 1
 	}
 	return 0
@@ -127,7 +128,7 @@ func pmg_url_is_ssl(url *C.char, n C.longlong) (rc C.int) {
 //export pmg_http_var
 func pmg_http_var(buf *C.char, n C.longlong, name *C.char, nn C.longlong, start, end *C.longlong) (rc C.int) {
 	defer guard(&rc, -1)
-	s, e, ok := core.HTTPVar(cBytes(buf, n), cString(name, nn))
+	s, e, ok := codec.HTTPVar(cBytes(buf, n), cString(name, nn))
 	if !ok {
 		return 0
 	}
@@ -182,7 +183,7 @@ func pmg_hmac_sha256(key *C.char, kn C.longlong, data *C.char, n C.longlong, out
 //export pmg_base64_encode
 func pmg_base64_encode(src *C.char, n C.longlong, out *C.char) (rc C.longlong) {
 	defer guard(&rc, -1)
-	enc := core.Base64Encode(cBytes(src, n))
+	enc := codec.Base64Encode(cBytes(src, n))
 	return C.longlong(copy(cOut(out, len(enc)), enc))
 }
 
@@ -192,7 +193,7 @@ func pmg_base64_encode(src *C.char, n C.longlong, out *C.char) (rc C.longlong) {
 //export pmg_base64_decode
 func pmg_base64_decode(src *C.char, n C.longlong, out *C.char) (rc C.longlong) {
 	defer guard(&rc, -1)
-	dec := core.Base64Decode(cBytes(src, n))
+	dec := codec.Base64Decode(cBytes(src, n))
 	return C.longlong(copy(cOut(out, len(dec)), dec))
 }
 

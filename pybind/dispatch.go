@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/pymongoose-go/pymongoose-go/core"
+	"github.com/pymongoose-go/pymongoose-go/core/codec"
 )
 
 func bytesPtr(b []byte) *C.char {
@@ -112,7 +113,7 @@ func (pm *pyManager) pollBatch(conns []*core.Conn, stop *uint32) (int, bool) {
 // fillSpans lays the message's spans out as native.c expects them.
 func (pm *pyManager) fillSpans(d *core.HTTPMessage) int {
 	s := &pm.spans
-	put := func(i int, sp core.Span) {
+	put := func(i int, sp codec.Span) {
 		s[2*i] = C.int32_t(sp.Off)
 		s[2*i+1] = C.int32_t(sp.Len)
 	}

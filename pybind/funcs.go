@@ -18,7 +18,7 @@ import "C"
 import (
 	"unsafe"
 
-	"github.com/pymongoose-go/pymongoose-go/core"
+	"github.com/pymongoose-go/pymongoose-go/core/codec"
 )
 
 // Results of the exports below.
@@ -48,7 +48,7 @@ func cString(p *C.char, n C.longlong) string {
 //export pmg_json_get
 func pmg_json_get(data *C.char, n C.longlong, path *C.char, pn C.longlong, off, ln *C.longlong) (rc C.int) {
 	defer guard(&rc, funcInternal)
-	o, l, ok := core.JSONGet(cBytes(data, n), cString(path, pn))
+	o, l, ok := codec.JSONGet(cBytes(data, n), cString(path, pn))
 	if !ok {
 		return funcNotFound
 	}
@@ -59,7 +59,7 @@ func pmg_json_get(data *C.char, n C.longlong, path *C.char, pn C.longlong, off, 
 //export pmg_json_get_num
 func pmg_json_get_num(data *C.char, n C.longlong, path *C.char, pn C.longlong, out *C.double) (rc C.int) {
 	defer guard(&rc, funcInternal)
-	v, ok := core.JSONGetNum(cBytes(data, n), cString(path, pn))
+	v, ok := codec.JSONGetNum(cBytes(data, n), cString(path, pn))
 	if !ok {
 		return funcNotFound
 	}
@@ -70,7 +70,7 @@ func pmg_json_get_num(data *C.char, n C.longlong, path *C.char, pn C.longlong, o
 //export pmg_json_get_bool
 func pmg_json_get_bool(data *C.char, n C.longlong, path *C.char, pn C.longlong, out *C.int) (rc C.int) {
 	defer guard(&rc, funcInternal)
-	v, ok := core.JSONGetBool(cBytes(data, n), cString(path, pn))
+	v, ok := codec.JSONGetBool(cBytes(data, n), cString(path, pn))
 	if !ok {
 		return funcNotFound
 	}
@@ -84,7 +84,7 @@ func pmg_json_get_bool(data *C.char, n C.longlong, path *C.char, pn C.longlong, 
 //export pmg_json_get_long
 func pmg_json_get_long(data *C.char, n C.longlong, path *C.char, pn C.longlong, dflt C.longlong, out *C.longlong) (rc C.int) {
 	defer guard(&rc, funcInternal)
-	*out = C.longlong(core.JSONGetLong(cBytes(data, n), cString(path, pn), int64(dflt)))
+	*out = C.longlong(codec.JSONGetLong(cBytes(data, n), cString(path, pn), int64(dflt)))
 	return funcFound
 }
 
@@ -96,7 +96,7 @@ func pmg_json_get_long(data *C.char, n C.longlong, path *C.char, pn C.longlong, 
 func pmg_json_get_str(data *C.char, n C.longlong, path *C.char, pn C.longlong, off, ln *C.longlong) (rc C.int) {
 	defer guard(&rc, funcInternal)
 	buf := cBytes(data, n)
-	o, l, ok := core.JSONGet(buf, cString(path, pn))
+	o, l, ok := codec.JSONGet(buf, cString(path, pn))
 	if !ok || l < 2 || buf[o] != '"' {
 		return funcNotFound
 	}
@@ -115,7 +115,7 @@ func pmg_json_unescape(src *C.char, sn C.longlong, dst *C.char, dcap C.longlong,
 		return funcInternal
 	}
 	d := cBytes(dst, dcap)[:0]
-	res, ok := core.JSONUnescape(d, cBytes(src, sn))
+	res, ok := codec.JSONUnescape(d, cBytes(src, sn))
 	if !ok {
 		return funcNotFound
 	}
@@ -139,7 +139,7 @@ func pmg_url_encode(src *C.char, sn C.longlong, dst *C.char, dcap C.longlong) (r
 		return 0
 	}
 	d := cBytes(dst, dcap)[:0]
-	res := core.AppendURLEncode(d, cBytes(src, sn))
+	res := codec.AppendURLEncode(d, cBytes(src, sn))
 	if unsafe.SliceData(res) != unsafe.SliceData(d) {
 		return funcInternal // cannot happen: the output never outgrows dst
 	}
@@ -153,7 +153,7 @@ func pmg_url_encode(src *C.char, sn C.longlong, dst *C.char, dcap C.longlong) (r
 //export pmg_parse_multipart
 func pmg_parse_multipart(body *C.char, n C.longlong, offset C.longlong, out *C.longlong) (rc C.int) {
 	defer guard(&rc, funcInternal)
-	next, p, ok := core.ParseMultipart(cBytes(body, n), int(offset))
+	next, p, ok := codec.ParseMultipart(cBytes(body, n), int(offset))
 	if !ok {
 		return funcNotFound
 	}

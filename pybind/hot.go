@@ -71,6 +71,7 @@ func pmg_poll(mid C.longlong, timeout C.int) (rc C.int) {
 	if pm == nil || pm.m.Closed() {
 		return pollFreed
 	}
+	yieldIfDue()
 	total := int(timeout)
 	// One clock reading per slice, shared with Wait (none for poll(0)).
 	var start, now time.Time

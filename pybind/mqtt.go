@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
-	"github.com/pymongoose-go/pymongoose-go/core"
+	"github.com/pymongoose-go/pymongoose-go/core/codec"
 )
 
 // Hot-path exports behind the MQTT Connection methods of mqtt.c. They
@@ -51,7 +51,7 @@ func pmg_mqtt_pub(mid C.longlong, id C.ulonglong, t *C.char, tn C.longlong, p *C
 	qos C.int, retain C.int, errBuf *C.char, errLen C.int) (rc C.longlong) {
 	defer guard(&rc, -2)
 	topic := goBytes(unsafe.Pointer(t), tn)
-	if err := core.CheckMQTTPublish(topic, byte(qos)); err != nil {
+	if err := codec.CheckMQTTPublish(topic, byte(qos)); err != nil {
 		return invalidArg(err, errBuf, errLen)
 	}
 	_, c := connOf(mid, id)
@@ -70,9 +70,9 @@ func pmg_mqtt_sub(mid C.longlong, id C.ulonglong, t *C.char, tn C.longlong, qos 
 	errBuf *C.char, errLen C.int) (rc C.longlong) {
 	defer guard(&rc, -2)
 	topic := goBytes(unsafe.Pointer(t), tn)
-	check := core.CheckMQTTFilter(topic)
+	check := codec.CheckMQTTFilter(topic)
 	if unsub == 0 {
-		check = core.CheckMQTTSubscribe(topic, byte(qos))
+		check = codec.CheckMQTTSubscribe(topic, byte(qos))
 	}
 	if check != nil {
 		return invalidArg(check, errBuf, errLen)

@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/pymongoose-go/pymongoose-go/core"
+	"github.com/pymongoose-go/pymongoose-go/core/codec"
 )
 
 // pmg_ws_upgrade upgrades connection id with the request given as its head,
@@ -39,11 +40,11 @@ func pmg_ws_upgrade(mid C.longlong, id C.ulonglong, head *C.char, hn C.longlong,
 		n = C.PMG_MAX_HEADERS
 	}
 	s := unsafe.Slice((*int32)(unsafe.Pointer(spans)), 2*(4+2*n))
-	sp := func(i int) core.Span { return core.Span{Off: int(s[2*i]), Len: int(s[2*i+1])} }
+	sp := func(i int) codec.Span { return codec.Span{Off: int(s[2*i]), Len: int(s[2*i+1])} }
 	msg.Method, msg.URI, msg.Query, msg.Proto = sp(0), sp(1), sp(2), sp(3)
-	msg.Headers = make([]core.HeaderSpan, n)
+	msg.Headers = make([]codec.HeaderSpan, n)
 	for i := 0; i < n; i++ {
-		msg.Headers[i] = core.HeaderSpan{Name: sp(4 + 2*i), Value: sp(5 + 2*i)}
+		msg.Headers[i] = codec.HeaderSpan{Name: sp(4 + 2*i), Value: sp(5 + 2*i)}
 	}
 	if err := c.WSUpgrade(msg, goBytes(unsafe.Pointer(extra), en)); err == core.ErrWSProtocol {
 		return -3

@@ -385,6 +385,13 @@ def pytest_runtest_makereport(item, call):
         rep.longrepr = f"skipped where every peer should be installed: {rep.longrepr}"
 
 
+def threads_started_since(before):
+    """The live threads that were not in `before` (a set from
+    threading.enumerate()). Comparing counts would be wrong: a thread an
+    earlier test left finishing may end in between and hide a new one."""
+    return [t for t in threading.enumerate() if t not in before and t.is_alive()]
+
+
 def free_port():
     """A loopback port that was free a moment ago (for peers that need one up front)."""
     s = socket.socket()

@@ -12,7 +12,7 @@ import pymongoose
 from pymongoose import MG_EV_CLOSE, MG_EV_CONNECT, MG_EV_ERROR, MG_EV_HTTP_MSG, AsyncManager, Manager
 from pymongoose.aio import AsyncManager as AioAsyncManager
 
-from conftest import WAIT
+from conftest import WAIT, threads_started_since
 
 
 LOOPS = {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
@@ -206,7 +206,7 @@ def test_call_from_another_thread_needs_a_running_loop():
 
 
 def test_start_stop_leaks_no_threads(run):
-    before = threading.active_count()
+    before = set(threading.enumerate())
 
     async def main():
         for _ in range(5):
@@ -221,7 +221,7 @@ def test_start_stop_leaks_no_threads(run):
                 am.manager
 
     run(main())
-    assert threading.active_count() == before
+    assert threads_started_since(before) == []
 
 
 def test_shutdown_timeout_cancels_scheduled_coroutines(run):

@@ -14,7 +14,7 @@ import pytest
 from pymongoose import MG_EV_CLOSE, MG_EV_HTTP_MSG, MG_EV_READ, Connection, Manager
 from pymongoose._gopy import pybind as go
 
-from conftest import poll_until
+from conftest import poll_until, threads_started_since
 
 LINGER0 = struct.pack("ii", 1, 0)
 
@@ -179,7 +179,7 @@ def warm_up():
 @pytest.mark.parametrize("wakeup", [False, True])
 def test_3000_mixed_connections_leave_nothing(wakeup):
     warm_up()
-    threads0 = threading.active_count()
+    threads0 = set(threading.enumerate())
     fds0 = fd_count()
     fdl0 = fd_list()
     h = Counting()
@@ -192,19 +192,19 @@ def test_3000_mixed_connections_leave_nothing(wakeup):
         assert mgr.connections == () or all(c.id == mgr.wakeup_id for c in mgr.connections)
         new = set(fd_list()) - set(fdl0)  # the Manager's epoll fd and eventfd
         assert len(new) <= 4 and all(k.startswith("anon_inode:") for _, k in new), new
-        assert threading.active_count() == threads0
+        assert threads_started_since(threads0) == []
     finally:
         mgr.close()
     assert mgr.connections == ()
     new = set(fd_list()) - set(fdl0)
     assert runtime_pair(new), new
-    assert threading.active_count() == threads0
+    assert threads_started_since(threads0) == []
 
 
 def test_many_managers_created_and_closed_leave_no_fds():
     warm_up()
     fdl0 = fd_list()
-    threads0 = threading.active_count()
+    threads0 = set(threading.enumerate())
     for i in range(200):
         m = Manager(None, enable_wakeup=bool(i % 2))
         lst = m.listen("tcp://127.0.0.1:0")
@@ -217,7 +217,7 @@ def test_many_managers_created_and_closed_leave_no_fds():
         s.close()
     new = set(fd_list()) - set(fdl0)
     assert runtime_pair(new), new
-    assert threading.active_count() == threads0
+    assert threads_started_since(threads0) == []
 
 
 def test_100000_mixed_connections_leave_fds_goroutines_and_handles_at_baseline():
@@ -225,7 +225,7 @@ def test_100000_mixed_connections_leave_fds_goroutines_and_handles_at_baseline()
     peer before and after the request, raw TCP, idle) through one Manager."""
     warm_up()
     fdl0 = fd_list()
-    threads0 = threading.active_count()
+    threads0 = set(threading.enumerate())
     base = binding_stats()
     h = Counting()
     mgr = Manager(h, enable_wakeup=True)
@@ -246,4 +246,4 @@ def test_100000_mixed_connections_leave_fds_goroutines_and_handles_at_baseline()
     assert after == base, (base, after)
     new = set(fd_list()) - set(fdl0)
     assert runtime_pair(new), new
-    assert threading.active_count() == threads0
+    assert threads_started_since(threads0) == []

@@ -1,4 +1,4 @@
-package core
+package codec
 
 // MQTT 3.1.1 packet encoding and decoding (API.md §9), byte for byte as
 // Mongoose 7.19 writes and reads them.
@@ -22,25 +22,42 @@ const (
 	MQTTAuth        = 15
 )
 
-// Results of parseMQTT.
+// MQTTMessage is the data of EvMQTTCmd and EvMQTTMsg. Slices are valid only
+// while the event is being dispatched (API.md §9.4 for the fields).
+type MQTTMessage struct {
+	Topic, Data []byte
+	ID          uint16
+	Cmd, QoS    byte
+	Ack         byte
+	Props       []MQTTProp // MQTT 5 properties, in order
+}
+
+// MQTTProp is one MQTT 5 property (API.md §19.4).
+type MQTTProp struct {
+	ID       byte
+	IV       uint32
+	Key, Val []byte
+}
+
+// Results of ParseMQTT.
 const (
-	mqttOK         = 0
-	mqttIncomplete = 1
-	mqttMalformed  = 2
+	MQTTParseOK         = 0
+	MQTTParseIncomplete = 1
+	MQTTParseMalformed  = 2
 )
 
 // mqttMaxRemaining is the largest remaining length four bytes can encode.
 const mqttMaxRemaining = 268435455
 
-// parseMQTT decodes the packet at the front of buf into msg (slices point
-// into buf). It returns the result code and, for mqttOK, the packet size.
-// For mqttIncomplete, need is the full packet size once the fixed header is
+// ParseMQTT decodes the packet at the front of buf into msg (slices point
+// into buf). It returns the result code and, for MQTTParseOK, the packet size.
+// For MQTTParseIncomplete, need is the full packet size once the fixed header is
 // known (0 while the length field itself is incomplete). Field rules are
 // Mongoose's mg_mqtt_parse for protocol level 4.
-func parseMQTT(buf []byte, msg *MQTTMessage) (rc, size, need int) {
+func ParseMQTT(buf []byte, msg *MQTTMessage) (rc, size, need int) {
 	*msg = MQTTMessage{}
 	if len(buf) < 2 {
-		return mqttIncomplete, 0, 0
+		return MQTTParseIncomplete, 0, 0
 	}
 	msg.Cmd = buf[0] >> 4
 	msg.QoS = (buf[0] >> 1) & 3
@@ -56,49 +73,49 @@ func parseMQTT(buf []byte, msg *MQTTMessage) (rc, size, need int) {
 			break
 		}
 		if lenLen >= 4 {
-			return mqttMalformed, 0, 0
+			return MQTTParseMalformed, 0, 0
 		}
 	}
 	if lc&0x80 != 0 {
-		return mqttIncomplete, 0, 0
+		return MQTTParseIncomplete, 0, 0
 	}
 	end := p + n
 	if end > len(buf) {
-		return mqttIncomplete, 0, end
+		return MQTTParseIncomplete, 0, end
 	}
 	body := buf[p:end]
 	switch msg.Cmd {
 	case MQTTConnack:
 		if len(body) < 2 {
-			return mqttMalformed, 0, 0
+			return MQTTParseMalformed, 0, 0
 		}
 		msg.Ack = body[1]
 	case MQTTPuback, MQTTPubrec, MQTTPubrel, MQTTPubcomp,
 		MQTTSubscribe, MQTTSuback, MQTTUnsubscribe, MQTTUnsuback:
 		if len(body) < 2 {
-			return mqttMalformed, 0, 0
+			return MQTTParseMalformed, 0, 0
 		}
 		msg.ID = uint16(body[0])<<8 | uint16(body[1])
 	case MQTTPublish:
 		if len(body) < 2 {
-			return mqttMalformed, 0, 0
+			return MQTTParseMalformed, 0, 0
 		}
 		tl := int(body[0])<<8 | int(body[1])
 		q := 2 + tl
 		if q > len(body) {
-			return mqttMalformed, 0, 0
+			return MQTTParseMalformed, 0, 0
 		}
 		msg.Topic = body[2:q]
 		if msg.QoS > 0 {
 			if q+2 > len(body) {
-				return mqttMalformed, 0, 0
+				return MQTTParseMalformed, 0, 0
 			}
 			msg.ID = uint16(body[q])<<8 | uint16(body[q+1])
 			q += 2
 		}
 		msg.Data = body[q:]
 	}
-	return mqttOK, end, 0
+	return MQTTParseOK, end, 0
 }
 
 // appendMQTTHeader appends a fixed header: type, flags and the remaining
@@ -141,8 +158,8 @@ type MQTTWill struct {
 	Retain         bool
 }
 
-// appendMQTTConnect appends a protocol level 4 CONNECT packet.
-func appendMQTTConnect(b []byte, o *MQTTConnectOptions) []byte {
+// AppendMQTTConnect appends a protocol level 4 CONNECT packet.
+func AppendMQTTConnect(b []byte, o *MQTTConnectOptions) []byte {
 	var flags byte
 	n := 10 + 2 + len(o.ClientID)
 	if o.CleanSession {
@@ -180,8 +197,8 @@ func appendMQTTConnect(b []byte, o *MQTTConnectOptions) []byte {
 	return b
 }
 
-// appendMQTTPublish appends a PUBLISH; id is written only for qos > 0.
-func appendMQTTPublish(b []byte, topic, payload []byte, qos byte, retain bool, id uint16) []byte {
+// AppendMQTTPublish appends a PUBLISH; id is written only for qos > 0.
+func AppendMQTTPublish(b []byte, topic, payload []byte, qos byte, retain bool, id uint16) []byte {
 	flags := (qos & 3) << 1
 	if retain {
 		flags |= 1
@@ -198,23 +215,23 @@ func appendMQTTPublish(b []byte, topic, payload []byte, qos byte, retain bool, i
 	return append(b, payload...)
 }
 
-// appendMQTTSubscribe appends a SUBSCRIBE for one topic filter.
-func appendMQTTSubscribe(b []byte, topic []byte, qos byte, id uint16) []byte {
+// AppendMQTTSubscribe appends a SUBSCRIBE for one topic filter.
+func AppendMQTTSubscribe(b []byte, topic []byte, qos byte, id uint16) []byte {
 	b = appendMQTTHeader(b, MQTTSubscribe, 2, 2+2+len(topic)+1)
 	b = appendU16(b, id)
 	b = appendMQTTString(b, topic)
 	return append(b, qos)
 }
 
-// appendMQTTUnsubscribe appends an UNSUBSCRIBE for one topic filter.
-func appendMQTTUnsubscribe(b []byte, topic []byte, id uint16) []byte {
+// AppendMQTTUnsubscribe appends an UNSUBSCRIBE for one topic filter.
+func AppendMQTTUnsubscribe(b []byte, topic []byte, id uint16) []byte {
 	b = appendMQTTHeader(b, MQTTUnsubscribe, 2, 2+2+len(topic))
 	b = appendU16(b, id)
 	return appendMQTTString(b, topic)
 }
 
-// appendMQTTAck appends PUBACK/PUBREC/PUBREL/PUBCOMP (PUBREL has flags 2).
-func appendMQTTAck(b []byte, cmd byte, id uint16) []byte {
+// AppendMQTTAck appends PUBACK/PUBREC/PUBREL/PUBCOMP (PUBREL has flags 2).
+func AppendMQTTAck(b []byte, cmd byte, id uint16) []byte {
 	var flags byte
 	if cmd == MQTTPubrel {
 		flags = 2

@@ -1,4 +1,4 @@
-package core
+package codec
 
 import (
 	"strings"
@@ -53,8 +53,8 @@ func TestParseHeadTable(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var msg HTTPMessage
-			var hi headInfo
-			n, code := parseHead([]byte(tc.in), true, 0, 0, &msg, &hi)
+			var hi HeadInfo
+			n, code := ParseHead([]byte(tc.in), true, 0, 0, &msg, &hi)
 			w := tc.want
 			if w.n < 0 {
 				w.n = len(tc.in)
@@ -70,7 +70,7 @@ func TestParseHeadTable(t *testing.T) {
 			if strings.Join(got, "|") != strings.Join(exp, "|") {
 				t.Fatalf("line %q want %q", got, exp)
 			}
-			if hi.contentLength != w.cl || hi.teChunked != w.chunked || hi.connClose != w.connClose || len(msg.Headers) != w.headers {
+			if hi.ContentLength != w.cl || hi.TEChunked != w.chunked || hi.ConnClose != w.connClose || len(msg.Headers) != w.headers {
 				t.Fatalf("info %+v headers %d", hi, len(msg.Headers))
 			}
 		})
@@ -79,9 +79,9 @@ func TestParseHeadTable(t *testing.T) {
 
 func TestParseHeaderValuesAndLimits(t *testing.T) {
 	var msg HTTPMessage
-	var hi headInfo
+	var hi HeadInfo
 	in := "GET / HTTP/1.1\r\nA:  b c \t\r\nEmpty:\r\n\r\n"
-	parseHead([]byte(in), true, 0, 0, &msg, &hi)
+	ParseHead([]byte(in), true, 0, 0, &msg, &hi)
 	if v, ok := msg.Header("a"); !ok || string(v) != "b c" {
 		t.Fatalf("A=%q", v)
 	}
@@ -98,100 +98,19 @@ func TestParseHeaderValuesAndLimits(t *testing.T) {
 		b.WriteString("X: y\r\n")
 	}
 	b.WriteString("Content-Length: 5\r\n\r\n")
-	n, code := parseHead([]byte(b.String()), true, 0, 0, &msg, &hi)
-	if n == 0 || code != 0 || len(msg.Headers) != 30 || hi.contentLength != 5 {
-		t.Fatalf("n=%d code=%d headers=%d cl=%d", n, code, len(msg.Headers), hi.contentLength)
+	n, code := ParseHead([]byte(b.String()), true, 0, 0, &msg, &hi)
+	if n == 0 || code != 0 || len(msg.Headers) != 30 || hi.ContentLength != 5 {
+		t.Fatalf("n=%d code=%d headers=%d cl=%d", n, code, len(msg.Headers), hi.ContentLength)
 	}
-	if _, code := parseHead([]byte(b.String()), true, 0, 40, &msg, &hi); code != 431 {
+	if _, code := ParseHead([]byte(b.String()), true, 0, 40, &msg, &hi); code != 431 {
 		t.Fatalf("max headers: %d", code)
 	}
-	if _, code := parseHead([]byte(b.String()), true, 100, 0, &msg, &hi); code != 431 {
+	if _, code := ParseHead([]byte(b.String()), true, 100, 0, &msg, &hi); code != 431 {
 		t.Fatalf("max head: %d", code)
 	}
 	// Responses: protocol, status and a reason with spaces.
-	n, code = parseHead([]byte("HTTP/1.1 404 Not Found\r\n\r\n"), false, 0, 0, &msg, &hi)
+	n, code = ParseHead([]byte("HTTP/1.1 404 Not Found\r\n\r\n"), false, 0, 0, &msg, &hi)
 	if n == 0 || code != 0 || msg.Status() != 404 || string(msg.ProtoBytes()) != "Not Found" || string(msg.MethodBytes()) != "HTTP/1.1" {
 		t.Fatalf("response %q status %d", msg.String(), msg.Status())
-	}
-}
-
-func TestScanChunks(t *testing.T) {
-	cases := []struct {
-		in    string
-		st    int
-		body  string
-		limit int
-	}{
-		{"0\r\n\r\n", chunkDone, "", 0},
-		{"5\r\nhello\r\n0\r\n\r\n", chunkDone, "hello", 0},
-		{"5;ext=1\r\nhello\r\nA\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\n", chunkDone, "hello0123456789", 0},
-		{"5\r\nhel", chunkMore, "", 0},
-		{"5\r\nhello\r\n", chunkMore, "", 0},
-		{"5\r\nhello\r\n0\r\n", chunkMore, "", 0},
-		{"x\r\n", chunkBad, "", 0},
-		{"5\nhello\r\n0\r\n\r\n", chunkBad, "", 0},
-		{"5\r\nhelloXX0\r\n\r\n", chunkBad, "", 0},
-		{"1000000000000000\r\n", chunkBad, "", 0},
-		{"b\r\n", chunkTooBig, "", 10},
-	}
-	for _, tc := range cases {
-		b := []byte(tc.in)
-		dlen, raw, st := scanChunks(b, tc.limit)
-		if st != tc.st {
-			t.Fatalf("%q: state %d want %d", tc.in, st, tc.st)
-		}
-		if st == chunkDone {
-			if raw != len(tc.in) || int(dlen) != len(tc.body) {
-				t.Fatalf("%q: raw %d dlen %d", tc.in, raw, dlen)
-			}
-			if n := dechunk(b); string(b[:n]) != tc.body {
-				t.Fatalf("%q: dechunked %q", tc.in, b[:n])
-			}
-		}
-	}
-}
-
-func TestParseURL(t *testing.T) {
-	cases := []struct {
-		in       string
-		host     string
-		port     int
-		udp, tls bool
-	}{
-		{"tcp://127.0.0.1:8000", "127.0.0.1", 8000, false, false},
-		{"127.0.0.1:0", "127.0.0.1", 0, false, false},
-		{"http://example.com/path", "example.com", 80, false, false},
-		{"https://u:p@host:8443/x", "host", 8443, false, true},
-		{"udp://1.2.3.4:53", "1.2.3.4", 53, true, false},
-		{"mqtt://broker", "broker", 1883, false, false},
-		{"tcp://[::1]:99", "::1", 99, false, false},
-		{"", "", 0, false, false},
-		{"ws://h", "h", 80, false, false},
-	}
-	for _, tc := range cases {
-		ep := parseURL(tc.in)
-		if ep.host != tc.host || ep.port != tc.port || ep.udp != tc.udp || ep.tls != tc.tls {
-			t.Fatalf("%q: %+v", tc.in, ep)
-		}
-	}
-	if ip := literalIP("LocalHost"); ip.String() != "127.0.0.1" {
-		t.Fatal("localhost")
-	}
-	if literalIP("999.1.1.1") != nil || literalIP("") == nil {
-		t.Fatal("literals")
-	}
-}
-
-func TestStatusTextAndReplyPadding(t *testing.T) {
-	if StatusText(200) != "OK" || StatusText(299) != "" || StatusText(431) != "Request Header Fields Too Large" {
-		t.Fatal("reasons")
-	}
-	m, _ := NewManager(nil, Options{Limits: DefaultLimits()})
-	defer m.Close()
-	l, _ := m.Listen("tcp://127.0.0.1:0", ListenOptions{})
-	l.Reply(200, nil, []byte("ab"))
-	want := "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2          \r\n\r\nab"
-	if string(l.SendData()) != want {
-		t.Fatalf("%q", l.SendData())
 	}
 }

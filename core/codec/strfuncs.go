@@ -1,4 +1,4 @@
-package core
+package codec
 
 import "encoding/base64"
 
@@ -22,7 +22,7 @@ func HTTPVar(buf []byte, name string) (start, end int, ok bool) {
 			for k < e && buf[k] != '=' {
 				k++
 			}
-			if k-pos == len(name) && asciiEqualFold(buf[pos:k], name) {
+			if k-pos == len(name) && EqualFold(buf[pos:k], name) {
 				v := k
 				if k < e {
 					v = k + 1
@@ -33,25 +33,6 @@ func HTTPVar(buf []byte, name string) (start, end int, ok bool) {
 		pos = e + 1
 	}
 	return 0, 0, false
-}
-
-func asciiEqualFold(a []byte, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		x, y := a[i], b[i]
-		if x >= 'A' && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if y >= 'A' && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // Base64Encode is the standard alphabet with '=' padding ("" for empty

@@ -1,4 +1,4 @@
-package core
+package codec
 
 import (
 	"bytes"
@@ -24,8 +24,8 @@ func FuzzParseRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, isReq := range []bool{true, false} {
 			var msg HTTPMessage
-			var hi headInfo
-			n, code := parseHead(data, isReq, 4096, 50, &msg, &hi)
+			var hi HeadInfo
+			n, code := ParseHead(data, isReq, 4096, 50, &msg, &hi)
 			if n < 0 || n > len(data) || n > 0 && code != 0 {
 				t.Fatalf("n=%d code=%d", n, code)
 			}
@@ -42,7 +42,7 @@ func FuzzParseRequest(f *testing.F) {
 				}
 			}
 			// The URI token is non-empty, though the part before '?' may be.
-			if msg.Method.Len == 0 || msg.Query.Off+msg.Query.Len <= msg.URI.Off || len(msg.Headers) > maxStoredHeaders {
+			if msg.Method.Len == 0 || msg.Query.Off+msg.Query.Len <= msg.URI.Off || len(msg.Headers) > MaxStoredHeaders {
 				t.Fatalf("bad message %+v", msg)
 			}
 			for _, h := range msg.Headers {
@@ -51,13 +51,13 @@ func FuzzParseRequest(f *testing.F) {
 				}
 			}
 			body := append([]byte(nil), data[n:]...)
-			dlen, raw, st := scanChunks(body, 1<<20)
-			if st == chunkDone {
+			dlen, raw, st := ScanChunks(body, 1<<20)
+			if st == ChunkDone {
 				if raw > len(body) || dlen > int64(raw) {
 					t.Fatalf("raw %d dlen %d of %d", raw, dlen, len(body))
 				}
-				if got := dechunk(body[:raw]); int64(got) != dlen {
-					t.Fatalf("dechunk %d want %d", got, dlen)
+				if got := Dechunk(body[:raw]); int64(got) != dlen {
+					t.Fatalf("Dechunk %d want %d", got, dlen)
 				}
 			}
 		}

@@ -1,4 +1,4 @@
-package core
+package codec
 
 import "strings"
 
@@ -8,8 +8,8 @@ type Span struct{ Off, Len int }
 // HeaderSpan locates one header line's name and value in Head.
 type HeaderSpan struct{ Name, Value Span }
 
-// maxStoredHeaders is Mongoose's MG_MAX_HTTP_HEADERS (§7.1).
-const maxStoredHeaders = 30
+// MaxStoredHeaders is Mongoose's MG_MAX_HTTP_HEADERS (§7.1).
+const MaxStoredHeaders = 30
 
 // HTTPMessage is a parsed request or response. Head and Body are views into
 // the connection's receive buffer, valid only during the event.
@@ -44,7 +44,7 @@ func (h *HTTPMessage) ProtoBytes() []byte  { return h.Bytes(h.Proto) }
 // (case-insensitive).
 func (h *HTTPMessage) Header(name string) ([]byte, bool) {
 	for _, hs := range h.Headers {
-		if equalFoldBS(h.Bytes(hs.Name), name) {
+		if EqualFold(h.Bytes(hs.Name), name) {
 			v := h.Bytes(hs.Value)
 			if v == nil {
 				v = []byte{}
@@ -61,7 +61,9 @@ func (h *HTTPMessage) Status() int {
 	return atoiPrefix(string(h.URIBytes()))
 }
 
-func equalFoldBS(b []byte, s string) bool {
+// EqualFold reports whether b and s are equal under ASCII case folding,
+// the comparison of HTTP header names and tokens.
+func EqualFold(b []byte, s string) bool {
 	if len(b) != len(s) {
 		return false
 	}

@@ -1,17 +1,17 @@
-package core
+package codec
 
 import (
 	"net"
 	"strings"
 )
 
-// endpoint is what listen/connect take from a URL (API.md §12).
-type endpoint struct {
+// Endpoint is what listen/connect take from a URL (API.md §12).
+type Endpoint struct {
 	scheme string
-	host   string // brackets stripped
-	port   int
-	udp    bool
-	tls    bool
+	Host   string // brackets stripped
+	Port   int
+	UDP    bool
+	TLS    bool
 }
 
 var defaultPorts = map[string]int{
@@ -22,17 +22,17 @@ var tlsSchemes = map[string]bool{
 	"https": true, "wss": true, "mqtts": true, "ssl": true, "tls": true, "tcps": true,
 }
 
-// parseURL splits scheme://[user[:pass]@]host[:port][/path]; the scheme is
+// ParseURL splits scheme://[user[:pass]@]host[:port][/path]; the scheme is
 // optional and the path ignored.
-func parseURL(s string) endpoint {
-	var ep endpoint
-	ep.udp = strings.HasPrefix(s, "udp:")
+func ParseURL(s string) Endpoint {
+	var ep Endpoint
+	ep.UDP = strings.HasPrefix(s, "udp:")
 	rest := s
 	if i := strings.Index(s, "://"); i >= 0 {
 		ep.scheme = strings.ToLower(s[:i])
 		rest = s[i+3:]
 	}
-	ep.tls = tlsSchemes[ep.scheme]
+	ep.TLS = tlsSchemes[ep.scheme]
 	if i := strings.IndexByte(rest, '/'); i >= 0 {
 		rest = rest[:i]
 	}
@@ -43,22 +43,22 @@ func parseURL(s string) endpoint {
 	if strings.HasPrefix(rest, "[") {
 		end := strings.IndexByte(rest, ']')
 		if end < 0 {
-			ep.host = rest[1:]
+			ep.Host = rest[1:]
 		} else {
-			ep.host = rest[1:end]
+			ep.Host = rest[1:end]
 			if strings.HasPrefix(rest[end+1:], ":") {
 				portStr = rest[end+2:]
 			}
 		}
 	} else if i := strings.IndexByte(rest, ':'); i >= 0 {
-		ep.host, portStr = rest[:i], rest[i+1:]
+		ep.Host, portStr = rest[:i], rest[i+1:]
 	} else {
-		ep.host = rest
+		ep.Host = rest
 	}
 	if portStr != "" {
-		ep.port = atoiPrefix(portStr) & 0xffff
+		ep.Port = atoiPrefix(portStr) & 0xffff
 	} else {
-		ep.port = defaultPorts[ep.scheme]
+		ep.Port = defaultPorts[ep.scheme]
 	}
 	return ep
 }
@@ -75,9 +75,9 @@ func atoiPrefix(s string) int {
 	return n
 }
 
-// literalIP maps the hosts that need no lookup: empty and 0.0.0.0 (any),
+// LiteralIP maps the hosts that need no lookup: empty and 0.0.0.0 (any),
 // localhost (127.0.0.1, any case) and IP literals. It returns nil for names.
-func literalIP(host string) net.IP {
+func LiteralIP(host string) net.IP {
 	if host == "" {
 		return net.IPv4zero.To4()
 	}
@@ -94,8 +94,8 @@ func literalIP(host string) net.IP {
 	return ip
 }
 
-// pickIP prefers the first IPv4 address, as Mongoose only asks for A records.
-func pickIP(ips []net.IPAddr) net.IP {
+// PickIP prefers the first IPv4 address, as Mongoose only asks for A records.
+func PickIP(ips []net.IPAddr) net.IP {
 	for _, a := range ips {
 		if ip4 := a.IP.To4(); ip4 != nil {
 			return ip4

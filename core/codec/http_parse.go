@@ -1,24 +1,24 @@
-package core
+package codec
 
 import "unicode/utf8"
 
-// headInfo is what the parser learns about message framing. Content-Length
+// HeadInfo is what the parser learns about message framing. Content-Length
 // and Transfer-Encoding are examined on every header line, not only on the
 // 30 that are stored (§7.1).
-type headInfo struct {
-	contentLength int64 // -1 when absent
-	clBad         bool  // not all digits, or several different values
-	te            int   // number of Transfer-Encoding headers
-	teChunked     bool  // a Transfer-Encoding header says exactly "chunked"
-	connClose     bool  // a Connection header lists "close"
-	keepAlive     bool  // a Connection header lists "keep-alive"
-	expect100     bool  // Expect: 100-continue
+type HeadInfo struct {
+	ContentLength int64 // -1 when absent
+	CLBad         bool  // not all digits, or several different values
+	TE            int   // number of Transfer-Encoding headers
+	TEChunked     bool  // a Transfer-Encoding header says exactly "chunked"
+	ConnClose     bool  // a Connection header lists "close"
+	KeepAlive     bool  // a Connection header lists "keep-alive"
+	Expect100     bool  // Expect: 100-continue
 }
 
 // maxCLDigits keeps Content-Length parsing free of overflow.
 const maxCLDigits = 18
 
-// parseHead parses the message head at the start of buf into msg and hi.
+// ParseHead parses the message head at the start of buf into msg and hi.
 //
 // It returns (n, 0) with n the head length (through the blank line) when the
 // head is complete, (0, 0) when more bytes are needed, and (0, code) when
@@ -26,7 +26,7 @@ const maxCLDigits = 18
 // maxHead bytes or maxHeaders lines; 0 turns a limit off). isReq selects the
 // request-line rules; a response line puts the protocol in Method, the
 // status in URI and the reason phrase in Proto.
-func parseHead(buf []byte, isReq bool, maxHead, maxHeaders int, msg *HTTPMessage, hi *headInfo) (int, int) {
+func ParseHead(buf []byte, isReq bool, maxHead, maxHeaders int, msg *HTTPMessage, hi *HeadInfo) (int, int) {
 	// Find the blank line, rejecting control bytes early.
 	n, lines := 0, 0
 	for i := 0; i < len(buf); i++ {
@@ -60,7 +60,7 @@ func parseHead(buf []byte, isReq bool, maxHead, maxHeaders int, msg *HTTPMessage
 		return 0, 431
 	}
 	head := buf[:n]
-	*hi = headInfo{contentLength: -1}
+	*hi = HeadInfo{ContentLength: -1}
 	msg.Head = head
 	msg.Body = nil
 	msg.Headers = msg.Headers[:0]
@@ -131,33 +131,33 @@ func parseHead(buf []byte, isReq bool, maxHead, maxHeaders int, msg *HTTPMessage
 			e--
 		}
 		name, val := hl[:p], hl[v:e]
-		if len(msg.Headers) < maxStoredHeaders {
+		if len(msg.Headers) < MaxStoredHeaders {
 			msg.Headers = append(msg.Headers, HeaderSpan{Span{start, p}, Span{start + v, e - v}})
 		}
 		switch {
-		case equalFoldBS(name, "content-length"):
+		case EqualFold(name, "content-length"):
 			cl, ok := parseCL(val)
-			if !ok || hi.contentLength >= 0 && hi.contentLength != cl {
-				hi.clBad = true
+			if !ok || hi.ContentLength >= 0 && hi.ContentLength != cl {
+				hi.CLBad = true
 			}
-			hi.contentLength = cl
-		case equalFoldBS(name, "transfer-encoding"):
-			hi.te++
-			hi.teChunked = equalFoldBS(val, "chunked")
-		case equalFoldBS(name, "connection"):
-			cl, ka := connTokens(val)
-			hi.connClose = hi.connClose || cl
-			hi.keepAlive = hi.keepAlive || ka
-		case equalFoldBS(name, "expect"):
-			hi.expect100 = equalFoldBS(val, "100-continue")
+			hi.ContentLength = cl
+		case EqualFold(name, "transfer-encoding"):
+			hi.TE++
+			hi.TEChunked = EqualFold(val, "chunked")
+		case EqualFold(name, "connection"):
+			cl, ka := ConnTokens(val)
+			hi.ConnClose = hi.ConnClose || cl
+			hi.KeepAlive = hi.KeepAlive || ka
+		case EqualFold(name, "expect"):
+			hi.Expect100 = EqualFold(val, "100-continue")
 		}
 	}
 	return n, 0
 }
 
-// connTokens reports whether a Connection value (a comma-separated token
+// ConnTokens reports whether a Connection value (a comma-separated token
 // list, RFC 9110 §7.6.1) contains "close" and "keep-alive".
-func connTokens(v []byte) (closes, keepAlive bool) {
+func ConnTokens(v []byte) (closes, keepAlive bool) {
 	for len(v) > 0 {
 		i := 0
 		for i < len(v) && v[i] != ',' {
@@ -170,8 +170,8 @@ func connTokens(v []byte) (closes, keepAlive bool) {
 		for len(t) > 0 && (t[len(t)-1] == ' ' || t[len(t)-1] == '\t') {
 			t = t[:len(t)-1]
 		}
-		closes = closes || equalFoldBS(t, "close")
-		keepAlive = keepAlive || equalFoldBS(t, "keep-alive")
+		closes = closes || EqualFold(t, "close")
+		keepAlive = keepAlive || EqualFold(t, "keep-alive")
 		if i == len(v) {
 			break
 		}
@@ -180,9 +180,9 @@ func connTokens(v []byte) (closes, keepAlive bool) {
 	return closes, keepAlive
 }
 
-// isHTTP10 reports a request protocol older than HTTP/1.1 (HTTP/1.0 or
+// IsHTTP10 reports a request protocol older than HTTP/1.1 (HTTP/1.0 or
 // HTTP/0.x): no persistent connection unless asked, no chunked coding.
-func isHTTP10(p []byte) bool {
+func IsHTTP10(p []byte) bool {
 	return len(p) == 8 && (p[5] == '0' || p[5] == '1' && p[7] == '0')
 }
 
@@ -278,7 +278,7 @@ func parseCL(v []byte) (int64, bool) {
 	return n, true
 }
 
-// isBodyMethod: POST and PUT need a length (411 otherwise).
-func isBodyMethod(m []byte) bool {
+// IsBodyMethod: POST and PUT need a length (411 otherwise).
+func IsBodyMethod(m []byte) bool {
 	return string(m) == "POST" || string(m) == "PUT"
 }

@@ -1,4 +1,4 @@
-package core
+package codec
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 )
 
 // FuzzURLCodec checks the URL helpers beyond the URL splitter
-// (FuzzURLParts): listen/connect's endpoint parser stays inside its input,
+// (FuzzURLParts): listen/connect's Endpoint parser stays inside its input,
 // percent-encoding round-trips through the static-file
 // path decoder, its length is announced exactly, and http_var's value span
 // lies inside the query and never crosses a '&'.
@@ -18,9 +18,9 @@ func FuzzURLCodec(f *testing.F) {
 	f.Add([]byte{0, 0xff, '%', '0', '0'}, "")
 	f.Add([]byte("mqtts://u:p@[::1]:99999/x"), "")
 	f.Fuzz(func(t *testing.T, data []byte, name string) {
-		ep := parseURL(string(data))
-		if ep.port < 0 || ep.port > 0xffff || !strings.Contains(string(data), ep.host) {
-			t.Fatalf("parseURL(%q) = %+v", data, ep)
+		ep := ParseURL(string(data))
+		if ep.Port < 0 || ep.Port > 0xffff || !strings.Contains(string(data), ep.Host) {
+			t.Fatalf("ParseURL(%q) = %+v", data, ep)
 		}
 		enc := AppendURLEncode(nil, data)
 		if len(enc) != URLEncodedLen(data) || len(enc) > 3*len(data) {
@@ -36,12 +36,12 @@ func FuzzURLCodec(f *testing.F) {
 				t.Fatalf("reserved byte %q left in %q", c, enc)
 			}
 		}
-		dec, ok := pathDecode(string(enc))
+		dec, ok := PathDecode(string(enc))
 		if hasNUL := bytes.IndexByte(data, 0) >= 0; ok == hasNUL || ok && dec != string(data) {
-			t.Fatalf("pathDecode(%q) = %q, %v", enc, dec, ok)
+			t.Fatalf("PathDecode(%q) = %q, %v", enc, dec, ok)
 		}
-		if d, ok := pathDecode(string(data)); ok && (len(d) > len(data) || bytes.IndexByte([]byte(d), 0) >= 0) {
-			t.Fatalf("pathDecode(%q) = %q", data, d)
+		if d, ok := PathDecode(string(data)); ok && (len(d) > len(data) || bytes.IndexByte([]byte(d), 0) >= 0) {
+			t.Fatalf("PathDecode(%q) = %q", data, d)
 		}
 		if s, e, ok := HTTPVar(data, name); ok {
 			if s < 0 || e < s || e > len(data) || bytes.IndexByte(data[s:e], '&') >= 0 {
