@@ -6,7 +6,7 @@ export CGO_CFLAGS := -I$(PY_INCLUDE) -O2
 export CGO_LDFLAGS_ALLOW := .*
 
 .PHONY: install install-test install-bench demo test test-go test-py fuzz fuzz-long bench bench-engine \
-	bench-servers vet mod-check wheel wheels sdist test-matrix clean
+	bench-servers vet mod-check typecheck wheel wheels sdist test-matrix clean
 
 # The CPython versions the package supports (pyproject.toml's requires-python
 # and classifiers say the same; tests/test_packaging.py checks it).
@@ -35,8 +35,8 @@ install-bench:
 demo: install
 	$(PYTHON) -m pymongoose
 
-# The whole suite: Go (vet, race, a short fuzz) and pytest against the installed package.
-test: install-test mod-check vet test-go fuzz test-py
+# The whole suite: Go (vet, race, a short fuzz), the type checks and pytest against the installed package.
+test: install-test mod-check vet typecheck test-go fuzz test-py
 
 # go.mod and go.sum are exactly what `go mod tidy` makes of the code.
 mod-check:
@@ -48,6 +48,15 @@ vet:
 
 test-go:
 	go test -race -count=1 ./...
+
+# mypy on the package (pyproject.toml's [tool.mypy]), then mypy.stubtest: the
+# stubs (pymongoose/*.pyi) against the installed module, from tests/ so that
+# the installed copy is the one imported; stubtest-allowlist.txt says what
+# cannot match and why.
+typecheck:
+	$(PYTHON) -m mypy -p pymongoose
+	cd tests && $(PYTHON) -m mypy.stubtest pymongoose --mypy-config-file ../pyproject.toml \
+	  --allowlist ../stubtest-allowlist.txt
 
 # Every parser's fuzz target for FUZZ_TIME each (go test takes one -fuzz
 # target per run), in the package whose tests define it (core or
@@ -155,4 +164,4 @@ bench-servers: install-bench
 	$(PYTHON) bench/servers.py
 
 clean:
-	rm -rf build dist *.egg-info pymongoose/_gopy pymongoose/*.so
+	rm -rf build dist *.egg-info pymongoose/_gopy pymongoose/*.so .mypy_cache tests/.mypy_cache

@@ -45,9 +45,6 @@ func (q *iobuf) reset() {
 	}
 }
 
-// free drops the memory (the garbage collector reclaims it).
-func (q *iobuf) free() { q.ioMem = nil }
-
 // detach empties q and returns its memory for Manager.release.
 func (q *iobuf) detach() *ioMem {
 	p := q.ioMem

@@ -86,8 +86,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"pymongoose-go {__version__} serving on http://{host}:{listener.local_addr[1]}/ (Ctrl+C stops)",
-          flush=True)
+    bound = listener.local_addr
+    assert bound is not None  # a listener always has its bound address
+    print(f"pymongoose-go {__version__} serving on http://{host}:{bound[1]}/ (Ctrl+C stops)", flush=True)
     try:
         while True:
             manager.poll(1000)

@@ -51,7 +51,7 @@ class HTTPCycle:
 
     __slots__ = ("server", "conn", "state", "scope", "body", "head", "keep_alive", "http10",
                  "status", "headers", "started", "complete", "disconnected", "chunked",
-                 "remaining", "close_delimited", "waiter", "stream")
+                 "remaining", "waiter", "stream")
 
     def __init__(self, server: "ASGIServer", state: "_ConnState", scope: Dict[str, Any],
                  body: Optional[bytes], head: bool, keep_alive: bool, http10: bool) -> None:
@@ -70,7 +70,6 @@ class HTTPCycle:
         self.disconnected = False
         self.chunked = False
         self.remaining = -1  # body bytes the app's Content-Length still expects
-        self.close_delimited = False
         self.waiter: "Optional[asyncio.Future[None]]" = None
         self.stream: Optional[StreamedBody] = None  # the body streams (set by the server)
 
@@ -288,7 +287,6 @@ class HTTPCycle:
             self.remaining = 0
         elif self.http10:
             self.keep_alive = False  # no chunked coding for HTTP/1.0: the close ends the body
-            self.close_delimited = True
         else:
             self.chunked = True
             lines.append(_CHUNKED)

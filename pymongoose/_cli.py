@@ -231,6 +231,7 @@ def serve_config(config: dict, reuse_port: bool) -> int:
         traceback.print_exc()
         error(f"Error loading {config['server'].upper()} app {config['app']!r} (traceback above).")
         return 1
+    serve: Callable[..., None]  # the asgi and wsgi serve() differ in their options
     if config["server"] == "asgi":
         from .asgi import serve
     else:

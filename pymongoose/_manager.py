@@ -6,7 +6,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Literal, Optional
 
 from . import _mongoose as _native
 from ._gopy import pybind as _go
@@ -137,7 +137,7 @@ class Manager(WsManagerMixin, MqttManagerMixin, NetManagerMixin):
     def __enter__(self) -> "Manager":
         return self
 
-    def __exit__(self, *exc: Any) -> bool:
+    def __exit__(self, *exc: Any) -> Literal[False]:
         self.close()
         return False
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional, Tuple, Union
 
 from ._gopy import pybind as _go
+from ._mixin import ManagerMixin
 
 
 def _check_url(url: Any) -> None:
@@ -44,8 +45,8 @@ def _will_args(topic: Any, message: Any, qos: Any, retain: Any) -> Tuple[bool, s
     return True, topic.encode().hex(), message.hex(), qos, bool(retain)
 
 
-class MqttManagerMixin:
-    """Mixed into Manager; uses its _check(), _create(), _mid and _core."""
+class MqttManagerMixin(ManagerMixin):
+    """Mixed into Manager."""
 
     def mqtt_connect(self, url: str, handler: Optional[Callable[..., Any]] = None, client_id: str = "",
                      username: str = "", password: str = "", clean_session: bool = True,

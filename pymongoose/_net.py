@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from ._gopy import pybind as _go
+from ._mixin import ManagerMixin
 
 
-class NetManagerMixin:
-    """Mixed into Manager; uses its _check(), _create(), _mid and _core."""
+class NetManagerMixin(ManagerMixin):
+    """Mixed into Manager."""
 
     def sntp_connect(self, url: str, handler: Optional[Callable[..., Any]] = None):
         """Open an SNTP client connection to ``url`` (normally

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from ._gopy import pybind as _go
+from ._mixin import ManagerMixin
 
 
-class WsManagerMixin:
-    """Mixed into Manager; uses its _check(), _create(), _mid and _core."""
+class WsManagerMixin(ManagerMixin):
+    """Mixed into Manager."""
 
     def ws_connect(self, url: str, handler: Any = None) -> Any:
         """Open a WebSocket client connection to ``url`` (``ws://host:port/path``).
@@ -21,7 +22,7 @@ class WsManagerMixin:
         if not isinstance(url, str):
             raise TypeError("Argument 'url' has incorrect type "
                             f"(expected str, got {type(url).__name__})")
-        self._check()  # type: ignore[attr-defined]
-        return self._create(  # type: ignore[attr-defined]
-            lambda: _go.WSConnect(self._mid, url),  # type: ignore[attr-defined]
+        self._check()
+        return self._create(
+            lambda: _go.WSConnect(self._mid, url),
             handler, f"Failed to create WebSocket connection to '{url}'")

@@ -41,20 +41,12 @@ from ._manager import Manager
 __all__ = ["AsyncManager"]
 
 _NOT_STARTED = "AsyncManager is not started"
-_HTTP_SCHEMES = ("http://", "https://", "ws://", "wss://")
-
-
-def _infer_http(url: str, http: Optional[bool]) -> bool:
-    """``http=None`` means: parse HTTP when the URL scheme is http(s)/ws(s)."""
-    if http is None:
-        return isinstance(url, str) and url.lower().startswith(_HTTP_SCHEMES)
-    return bool(http)
 
 
 def _new_manager(handler: Any, error_handler: Any, **limits: Any) -> Manager:
     """A wakeup-enabled Manager; ``error_handler`` only when given."""
     if error_handler is not None:
-        return Manager(handler, True, error_handler=error_handler, **limits)  # type: ignore[call-arg]
+        return Manager(handler, True, error_handler=error_handler, **limits)
     return Manager(handler, True, **limits)
 
 
@@ -187,14 +179,12 @@ class AsyncManager:
                http: Optional[bool] = None) -> Any:
         """:meth:`Manager.listen` (any thread). ``http=None`` parses HTTP for
         ``http://``, ``https://``, ``ws://`` and ``wss://`` URLs."""
-        flag = _infer_http(url, http)
-        return self._call(lambda m: m.listen(url, handler, http=flag))
+        return self._call(lambda m: m.listen(url, handler, http=http))
 
     def connect(self, url: str, handler: Optional[Callable[..., Any]] = None, *,
                 http: Optional[bool] = None) -> Any:
         """:meth:`Manager.connect` (any thread; ``http`` as in :meth:`listen`)."""
-        flag = _infer_http(url, http)
-        return self._call(lambda m: m.connect(url, handler, http=flag))
+        return self._call(lambda m: m.connect(url, handler, http=http))
 
     def mqtt_connect(self, url: str, handler: Optional[Callable[..., Any]] = None,
                      **kwargs: Any) -> Any:

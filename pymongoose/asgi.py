@@ -385,7 +385,8 @@ class ASGIServer:
     async def _run(self, cycle: Union[HTTPCycle, WSCycle]) -> None:
         """Run the application on one HTTP request or WebSocket session."""
         try:
-            result = await self.app(cycle.scope, cycle.receive, cycle.send)
+            # An app should return None; what a faulty one returns is logged below.
+            result = await self.app(cycle.scope, cycle.receive, cycle.send)  # type: ignore[func-returns-value]
         except BaseException as exc:  # noqa: BLE001
             if isinstance(exc, asyncio.CancelledError):
                 cycle.app_failed()
