@@ -2,7 +2,7 @@ package core
 
 import "unicode/utf8"
 
-// Close closes the connection now (API.md §6.3): the socket is closed and
+// Close closes the connection now (docs/api.md §6.3): the socket is closed and
 // EvClose delivered before it returns, exactly once; unsent data is
 // dropped. It is a no-op on a closed connection and while its EvClose is
 // being delivered, and safe from any handler or timer.
@@ -13,7 +13,7 @@ func (c *Conn) Close() {
 	c.m.closeConn(c)
 }
 
-// Drain marks the connection draining (API.md §6.2): no more data is taken
+// Drain marks the connection draining (docs/api.md §6.2): no more data is taken
 // from the peer (buffered input is dropped, later input read and
 // discarded), queued output is flushed, then the connection closes.
 func (c *Conn) Drain() {

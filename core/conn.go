@@ -150,7 +150,7 @@ func (c *Conn) IsWritable() bool  { return !c.has(fClosed) && c.has(fWritable) }
 func (c *Conn) IsDraining() bool  { return !c.has(fClosed) && c.has(fDraining) }
 
 // IsFull reports back-pressure: the send queue is at or above SendHighWater
-// and reading is paused (API.md §5.4).
+// and reading is paused (docs/api.md §5.4).
 func (c *Conn) IsFull() bool {
 	hw := c.m.lim.SendHighWater
 	return !c.has(fClosed) && hw > 0 && c.send.len() >= hw

@@ -25,7 +25,7 @@ type dnsAnswer struct {
 	err  bool
 }
 
-// Connect starts an outbound connection without waiting (API.md §2.7,
+// Connect starts an outbound connection without waiting (docs/api.md §2.7,
 // §10.2). EvOpen, and for IP literals and localhost EvResolve (UDP also
 // EvConnect), fire before it returns. Host names are resolved in a
 // goroutine and answered in a later Process. The only error is an empty

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Regression tests for the drain contract (API.md §6.1, §6.2, §6.4).
+// Regression tests for the drain contract (docs/api.md §6.1, §6.2, §6.4).
 
 func TestDrainFlagAndRecvDroppedAtOnce(t *testing.T) {
 	var sawDraining, sawEmpty, msgReadable bool

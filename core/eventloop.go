@@ -74,7 +74,7 @@ func ceilMs(d time.Duration) int {
 }
 
 // Process runs one iteration's work after Wait: expired timers, queued
-// wakeups and DNS answers, then the per-connection pass (API.md §2.2 step 3).
+// wakeups and DNS answers, then the per-connection pass (docs/api.md §2.2 step 3).
 // It returns true if a handler returned ResultAbort; the connections not
 // visited yet get their turn in the next Process.
 func (m *Manager) Process() (aborted bool) {

@@ -133,7 +133,7 @@ func (c *Conn) growRecvSize() {
 	}
 }
 
-// recvLimit is the receive buffer bound (API.md §13): MaxRecvSize for raw
+// recvLimit is the receive buffer bound (docs/api.md §13): MaxRecvSize for raw
 // conns; for HTTP conns it bounds the bytes queued behind the message being
 // received, which has its own limits.
 func (m *Manager) recvLimit(c *Conn) int {

@@ -1,6 +1,6 @@
 package core
 
-// Limits bounds what one connection may cost (API.md §13). A zero field
+// Limits bounds what one connection may cost (docs/api.md §13). A zero field
 // turns that limit off.
 type Limits struct {
 	MaxRecvSize    int // raw TCP/UDP receive buffer; bytes queued behind a message otherwise
@@ -13,7 +13,7 @@ type Limits struct {
 	SendHighWater  int // IsFull while SendLen is at least this
 }
 
-// DefaultLimits returns the defaults of API.md §13.
+// DefaultLimits returns the defaults of docs/api.md §13.
 func DefaultLimits() Limits {
 	return Limits{
 		MaxRecvSize:    3145728,

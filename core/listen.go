@@ -21,7 +21,7 @@ const listenBacklog = 128
 // acceptPerTurn bounds accepts per listener turn; the rest wait one iteration.
 const acceptPerTurn = 64
 
-// Listen creates a TCP or UDP listener (URL rules of API.md §12) and fires
+// Listen creates a TCP or UDP listener (URL rules of docs/api.md §12) and fires
 // EvOpen before returning. Host names are looked up with the system
 // resolver (blocking).
 func (m *Manager) Listen(url string, o ListenOptions) (*Conn, error) {
@@ -94,7 +94,7 @@ func (m *Manager) acceptReady(l *Conn) {
 		c.set(fWritable)
 		c.local = l.local
 		if l.local.unspecified() {
-			c.local = sockName(nfd) // its own address, not the listener's (API.md §19.1)
+			c.local = sockName(nfd) // its own address, not the listener's (docs/api.md §19.1)
 		}
 		c.remote = remote
 		if LogEnabled(LogDebug) {

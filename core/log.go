@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 )
 
-// Engine log (log_set/log_get, API.md §19.6). The level is process-wide, as
+// Engine log (log_set/log_get, docs/api.md §19.6). The level is process-wide, as
 // Mongoose's mg_log_level; 0 (the default) logs nothing. Lines go to the
 // sink the binding installs (the Python side hands them to the logging
 // module); without a sink they are dropped.

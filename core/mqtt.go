@@ -9,7 +9,7 @@ import (
 	"github.com/pymongoose-go/pymongoose-go/core/codec"
 )
 
-// The MQTT 3.1.1 engine (API.md §9): client connections made by
+// The MQTT 3.1.1 engine (docs/api.md §9): client connections made by
 // MQTTConnect and connections accepted by an MQTTListen listener. It
 // parses every complete packet in the receive buffer, answers the QoS
 // acknowledgement flows, delivers EvMQTTOpen/EvMQTTMsg/EvMQTTCmd and
@@ -26,7 +26,7 @@ type mqttConn struct {
 	msg  MQTTMessage
 	need int // size of the packet being received, once its header is known
 
-	// client keep-alive (API.md §9.1, this project): a PINGREQ goes out
+	// client keep-alive (docs/api.md §9.1, this project): a PINGREQ goes out
 	// after keepalive without any packet queued by the engine, and the
 	// connection fails when its PINGRESP is not back within keepalive.
 	keepalive   time.Duration
@@ -49,7 +49,7 @@ func (c *Conn) mqtt() *mqttConn {
 
 // recvNeed (io.go's recvLimit hook): the packet being received is bounded
 // by MaxMessageSize (checked in onRead); MaxRecvSize bounds only what is
-// queued behind it (API.md §13).
+// queued behind it (docs/api.md §13).
 func (mc *mqttConn) recvNeed() int {
 	if mc.need > 0 {
 		return mc.need
@@ -72,7 +72,7 @@ func (mc *mqttConn) onRead(m *Manager, c *Conn) {
 		}
 		if rc == codec.MQTTParseMalformed {
 			c.recv.reset()
-			c.set(fClosing) // no error event (API.md §9.2)
+			c.set(fClosing) // no error event (docs/api.md §9.2)
 			m.kick(c)
 			return
 		}
@@ -146,7 +146,7 @@ func (mc *mqttConn) queue(c *Conn, pkt []byte) {
 	mc.lastSent = c.m.clock()
 }
 
-// MQTTConnect starts an MQTT client connection (API.md §9.1): Connect plus
+// MQTTConnect starts an MQTT client connection (docs/api.md §9.1): Connect plus
 // the CONNECT packet queued before it returns. An empty ClientID gets 19
 // random characters. With Keepalive > 0 a PINGREQ is sent after Keepalive
 // seconds without a packet sent, and the connection fails (EvError, then
@@ -228,7 +228,7 @@ func randomClientID() []byte {
 }
 
 // MQTTListen creates a listener whose accepted connections run the MQTT
-// engine (API.md §9.3).
+// engine (docs/api.md §9.3).
 func (m *Manager) MQTTListen(url string, init func(c *Conn)) (*Conn, error) {
 	return m.Listen(url, ListenOptions{Init: func(c *Conn) {
 		if !c.has(fUDP) {

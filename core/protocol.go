@@ -2,7 +2,7 @@ package core
 
 // protocol is a per-connection engine other than HTTP (WebSocket, MQTT,
 // SNTP, ...) that consumes the receive buffer. It runs after each read and
-// before EvRead, so its events come first (API.md §2.5).
+// before EvRead, so its events come first (docs/api.md §2.5).
 type protocol interface {
 	// onRead parses what is buffered and delivers the protocol's events.
 	// It must stop when the connection closes, drains, or m.aborted is set.

@@ -7,7 +7,7 @@ import "sync"
 // collector busy on the CPU the peer needs. What a closed connection owned
 // goes back to these pools, but only once no handler runs: the handler that
 // closed it may still hold message views into its buffers and its
-// HTTPMessage (API.md: views are valid until the handler returns).
+// HTTPMessage (docs/api.md: views are valid until the handler returns).
 
 // bufPool recycles ioMem values; only buffers of exactly ioSize keep their
 // memory (larger ones are one-offs, such as a big reply).

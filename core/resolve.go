@@ -7,7 +7,7 @@ import (
 	"github.com/pymongoose-go/pymongoose-go/core/codec"
 )
 
-// Resolve is Connection.resolve(url) (API.md §5.11): it takes host and port
+// Resolve is Connection.resolve(url) (docs/api.md §5.11): it takes host and port
 // from url, sets the remote port and resolves the host (IP literals and
 // localhost at once, names with the system resolver off the loop thread,
 // answered in a later Process), then connects this connection's socket to

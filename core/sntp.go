@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// SNTP client engine (API.md §10.3): a request goes out automatically when
+// SNTP client engine (docs/api.md §10.3): a request goes out automatically when
 // the connection is established (before EvConnect reaches the user), the
 // first datagram received is parsed and, when it is a valid server reply,
 // delivered as EvSNTPTime (int64 milliseconds since the Unix epoch,
@@ -26,7 +26,7 @@ type sntpProto struct {
 }
 
 // connectHook is implemented by engines that act when their connection is
-// established, before the user sees EvConnect (API.md §2.5).
+// established, before the user sees EvConnect (docs/api.md §2.5).
 type connectHook interface {
 	onConnect(m *Manager, c *Conn)
 }
@@ -45,7 +45,7 @@ func (p *sntpProto) recvNeed() int { return 0 }
 
 func (p *sntpProto) onRead(m *Manager, c *Conn) {
 	ms, ok := SNTPParse(c.recv.data(), time.Now().UnixMilli(), p.sent)
-	c.recv.reset() // the engine consumes what it reads (API.md §5.6)
+	c.recv.reset() // the engine consumes what it reads (docs/api.md §5.6)
 	if ok {
 		m.emit(c, EvSNTPTime, ms)
 	}

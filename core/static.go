@@ -13,7 +13,7 @@ import (
 	"github.com/pymongoose-go/pymongoose-go/core/codec"
 )
 
-// ServeOptions are the string options of serve_dir/serve_file (API.md
+// ServeOptions are the string options of serve_dir/serve_file (docs/api.md
 // §7.8). Empty strings mean "not set".
 type ServeOptions struct {
 	ExtraHeaders string // raw header lines, each ending with CRLF

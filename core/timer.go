@@ -10,7 +10,7 @@ var zeroTime time.Time
 // maxTimerMs bounds a period (about 278 years) so that it fits a Duration.
 const maxTimerMs = 1 << 43
 
-// Timer is a callback run inside Process (API.md §10.4).
+// Timer is a callback run inside Process (docs/api.md §10.4).
 type Timer struct {
 	m       *Manager
 	period  time.Duration

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// TLS over the event loop (API.md §11, DESIGN.md §4).
+// TLS over the event loop (docs/api.md §11, docs/design.md §4).
 //
 // crypto/tls cannot pause a handshake and resume it later, so each
 // connection's handshake runs in its own goroutine over an in-memory pipe
@@ -30,7 +30,7 @@ import (
 // the drain stall timeout keep their meaning. A drain ends with a
 // close_notify alert written before the socket is closed.
 
-// TLSOptions is TlsOpts (API.md §11.1): empty fields are absent.
+// TLSOptions is TlsOpts (docs/api.md §11.1): empty fields are absent.
 type TLSOptions struct {
 	CA, Cert, Key    []byte // PEM or DER
 	Name             string // expected server name (SNI and name check)
@@ -227,7 +227,7 @@ func (t *tlsState) collect() {
 	p.mu.Unlock()
 }
 
-// TLSInit is Connection.tls_init (API.md §11.2): it attaches a TLS state,
+// TLSInit is Connection.tls_init (docs/api.md §11.2): it attaches a TLS state,
 // client role for client connections and server role otherwise, and sets
 // IsTLS. Bad key material delivers EvError (and the connection closes)
 // before it returns. A second call replaces the state. On a listener it

@@ -59,7 +59,7 @@ func cachedTLSConfig(o TLSOptions, server bool, urlHost string) (*tls.Config, er
 	return cfg, nil
 }
 
-// tlsConfig turns TlsOpts into a crypto/tls configuration (API.md §11.2,
+// tlsConfig turns TlsOpts into a crypto/tls configuration (docs/api.md §11.2,
 // "This project"): the peer's chain is verified against ca when ca is
 // given (a server then requires a client certificate: mutual TLS); a
 // client sends SNI and checks the server's name (name, else the URL host)

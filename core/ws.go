@@ -11,7 +11,7 @@ import (
 	"github.com/pymongoose-go/pymongoose-go/core/codec"
 )
 
-// wsConn is the WebSocket engine of one connection (API.md §8): it parses
+// wsConn is the WebSocket engine of one connection (docs/api.md §8): it parses
 // frames from the receive buffer and delivers EvWSMsg/EvWSCtl. On a client
 // connection it first waits for the 101 response (§19.2).
 type wsConn struct {
@@ -47,7 +47,7 @@ var ws426Body = []byte("WS upgrade expected\n")
 // ErrWSProtocol: the subprotocol the server chose was not offered.
 var ErrWSProtocol = errors.New("Sec-WebSocket-Protocol in extra_headers must be one of the subprotocols the client offered")
 
-// WSUpgrade answers a WebSocket upgrade request (API.md §8.1). msg is the
+// WSUpgrade answers a WebSocket upgrade request (docs/api.md §8.1). msg is the
 // request (its Sec-WebSocket-Key and Sec-WebSocket-Protocol headers are
 // used); extra is preformatted "Name: value\r\n" lines. Without a key the
 // request is answered 426 and the connection drains. Otherwise the 101
@@ -140,7 +140,7 @@ func wsOffered(msg *HTTPMessage, p []byte) bool {
 	return false
 }
 
-// WSConnect opens a WebSocket client connection (API.md §19.2): Connect,
+// WSConnect opens a WebSocket client connection (docs/api.md §19.2): Connect,
 // then the upgrade request is queued at once. o.HTTP is ignored.
 func (m *Manager) WSConnect(url string, o ConnectOptions) (*Conn, error) {
 	init := o.Init

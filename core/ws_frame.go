@@ -30,7 +30,7 @@ func (h *wsHeader) op() byte  { return h.b0 & 0x0f }
 
 // parseWSHeader parses the frame header at the start of buf. It returns
 // complete=false (and no error) when more bytes are needed, and a non-empty
-// error text for a frame that breaks RFC 6455 framing (API.md §8.2): unknown
+// error text for a frame that breaks RFC 6455 framing (docs/api.md §8.2): unknown
 // opcode ("unknown WS op <n>"), reserved bits, a control frame that is
 // fragmented or longer than 125 bytes, or a 64-bit length with the top bit set.
 func parseWSHeader(buf []byte) (h wsHeader, complete bool, err string) {
@@ -148,7 +148,7 @@ func appendWSFrame(q *iobuf, data []byte, op int, masked bool) {
 	q.b = b
 }
 
-// WSSend queues one complete frame with FIN set and opcode op (API.md §5.9):
+// WSSend queues one complete frame with FIN set and opcode op (docs/api.md §5.9):
 // unmasked from servers and accepted connections, masked with a random key
 // from client connections. Usable on any connection.
 func (c *Conn) WSSend(data []byte, op int) error {

@@ -134,7 +134,7 @@ static PyObject *http_query_var(HttpMsgObject *m, PyObject *name_o) {
     const char *q = span_ptr(m, 2, &qn);
     if (!m->valid || qn == 0)
         Py_RETURN_NONE;
-    char buf[2048]; /* cymongoose 0.2's buffer (API.md 19.1) */
+    char buf[2048]; /* cymongoose 0.2's buffer (docs/api.md 19.1) */
     long long n = 0;
     int rc = pmg_query_var((char *)q, qn, (char *)name, nlen, buf, sizeof buf - 1, &n);
     if (rc == PMG_RC_INVALID)

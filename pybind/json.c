@@ -1,4 +1,4 @@
-/* The json_* functions of the module (API.md 16.5). Argument conversion
+/* The json_* functions of the module (docs/api.md 16.5). Argument conversion
  * only: the logic is in Go (core/codec/json.go, reached through json.go). Data
  * crosses as (pointer, length) into buffers the Python objects held here
  * own; results come back as offsets and lengths into them. */

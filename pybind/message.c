@@ -19,7 +19,7 @@ static PyObject *simple_msg_new(PyTypeObject *type, PyObject *args, PyObject *kw
 }
 
 /* Messages copy their few fields; they still read as empty once the
- * handler has returned, like HttpMessage (API.md 7.9). */
+ * handler has returned, like HttpMessage (docs/api.md 7.9). */
 PyObject *pmg_simple_msg_new(PyTypeObject *type, const char *p1, Py_ssize_t n1, const char *p2,
                                  Py_ssize_t n2, long long ival) {
     SimpleMsgObject *m = (SimpleMsgObject *)type->tp_alloc(type, 0);
@@ -85,7 +85,7 @@ static PyGetSetDef mqtt_getset[] = {
     {"cmd", (getter)sm_cmd, NULL, NULL, NULL},     {"qos", (getter)sm_qos, NULL, NULL, NULL},
     {"ack", (getter)sm_ack, NULL, NULL, NULL},     {NULL}};
 
-/* MQTT 5 properties (API.md 19.4): the engine speaks MQTT 3.1.1, whose
+/* MQTT 5 properties (docs/api.md 19.4): the engine speaks MQTT 3.1.1, whose
  * packets have none, so the list is always empty. */
 static PyObject *mqtt_properties(PyObject *m, PyObject *unused) { return PyList_New(0); }
 static PyMethodDef mqtt_methods[] = {

@@ -156,7 +156,7 @@ static int add_limits(PyObject *m) {
 }
 
 /* Constants of no one file: WebSocket opcodes and the MQTT 5 property
- * types (API.md 19.8). */
+ * types (docs/api.md 19.8). */
 static int add_constants(PyObject *m) {
     static const struct {
         const char *name;

@@ -1,4 +1,4 @@
-/* Connection methods for MQTT (API.md 5.10, 19.3). */
+/* Connection methods for MQTT (docs/api.md 5.10, 19.3). */
 #include "native.h"
 #include "_cgo_export.h"
 

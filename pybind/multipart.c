@@ -1,4 +1,4 @@
-/* http_parse_multipart() of the module (API.md 16.7). Argument conversion
+/* http_parse_multipart() of the module (docs/api.md 16.7). Argument conversion
  * only: the parser is core/codec/multipart.go, reached through multipart.go. */
 #include "native.h"
 #include "_cgo_export.h"

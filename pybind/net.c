@@ -1,4 +1,4 @@
-/* Connection methods for name resolution and SNTP (API.md 5.11): resolve,
+/* Connection methods for name resolution and SNTP (docs/api.md 5.11): resolve,
  * resolve_cancel, sntp_request. The logic is in Go (core/resolve.go,
  * core/sntp.go) behind the exports of net.go. */
 #include "native.h"

@@ -101,7 +101,7 @@ func (pm *pyManager) handleCount() int {
 
 func (pm *pyManager) conn(id C.ulonglong) *core.Conn {
 	// The engine forgets the conn once MG_EV_CLOSE has been delivered; while
-	// that event runs the wrapper is still open (API.md 6.3).
+	// that event runs the wrapper is still open (docs/api.md 6.3).
 	if pm.m == nil {
 		return nil
 	}

@@ -1,4 +1,4 @@
-/* Connection methods for TLS (tls_init, tls_free), API.md section 11.
+/* Connection methods for TLS (tls_init, tls_free), docs/api.md section 11.
  * TlsOpts is the Python class of pymongoose/_tls.py, published as
  * pymongoose._mongoose.TlsOpts; its fields are read here and handed to Go
  * (tls.go, core/tls.go) as (char*, len). */

@@ -93,7 +93,7 @@ _NAMES = [
     "json_get_str",
     "url_encode",
     "http_parse_multipart",
-    # cymongoose 0.2 additions (API.md 19.6-19.8)
+    # cymongoose 0.2 additions (docs/api.md 19.6-19.8)
     "Rpc",
     "RpcReq",
     "event_name",

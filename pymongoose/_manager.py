@@ -34,7 +34,7 @@ def _check_limit(name: str, value: Any) -> int:
 
 def _infer_http(url: str, http: Optional[bool]) -> bool:
     """``http=None``: the HTTP engine for http://, https://, ws:// and wss://
-    URLs (any case); an explicit value wins (API.md 19.1)."""
+    URLs (any case); an explicit value wins (docs/api.md 19.1)."""
     if http is None:
         return url[:8].lower().startswith(("http://", "https://", "ws://", "wss://"))
     return bool(http)

@@ -1,4 +1,4 @@
-"""JSON-RPC dispatcher: Rpc and RpcReq (API.md 19.7), as Mongoose's mg_rpc.
+"""JSON-RPC dispatcher: Rpc and RpcReq (docs/api.md 19.7), as Mongoose's mg_rpc.
 
 Frames are read with the engine's json_get (raw tokens, no full parse), the
 method is looked up with match() (glob patterns), and answers are written in

@@ -1,4 +1,4 @@
-"""TlsOpts: TLS material for Connection.tls_init() (API.md section 11.1)."""
+"""TlsOpts: TLS material for Connection.tls_init() (docs/api.md section 11.1)."""
 
 from __future__ import annotations
 

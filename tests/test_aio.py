@@ -1,5 +1,5 @@
 """pymongoose.AsyncManager: a Manager driven by the asyncio loop on its own thread
-(API.md 19.9), on the default loop and on uvloop."""
+(docs/api.md 19.9), on the default loop and on uvloop."""
 
 import asyncio
 import inspect

@@ -1,4 +1,4 @@
-"""pymongoose.asgi: an ASGI 3.0 server answering real clients (API.md 19.11)."""
+"""pymongoose.asgi: an ASGI 3.0 server answering real clients (docs/api.md 19.11)."""
 
 import asyncio
 import contextlib

@@ -1,4 +1,4 @@
-"""cymongoose 0.2 module functions and constants (API.md 19.6, 19.8, 20)."""
+"""cymongoose 0.2 module functions and constants (docs/api.md 19.6, 19.8, 20)."""
 
 import base64
 import hashlib

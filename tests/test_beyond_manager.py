@@ -1,4 +1,4 @@
-"""cymongoose 0.2 Manager and Connection additions (API.md 19.1-19.3):
+"""cymongoose 0.2 Manager and Connection additions (docs/api.md 19.1-19.3):
 error_handler, context manager, connections, wakeup_id, run(), the http
 inference, reply_json."""
 

@@ -1,4 +1,4 @@
-"""JSON-RPC: Rpc and RpcReq (API.md 19.7), exact output formats."""
+"""JSON-RPC: Rpc and RpcReq (docs/api.md 19.7), exact output formats."""
 
 import pytest
 

@@ -1,5 +1,5 @@
 """The shape of the built extension: one shared object, no libpython, gopy's
-guardrails in place (DESIGN.md section 3)."""
+guardrails in place (docs/design.md section 3)."""
 
 import gc
 import os

@@ -94,7 +94,7 @@ def test_accepted_connection_addresses(make_manager, recorder):
 
 
 def test_wildcard_listener_children_report_their_real_address(make_manager, recorder):
-    # API.md 19.1: an accepted connection's local_addr is its own address,
+    # docs/api.md 19.1: an accepted connection's local_addr is its own address,
     # not a copy of the listener's wildcard bind address (the 0.1.4 rule).
     rec = recorder()
     mgr = make_manager()

@@ -1,5 +1,5 @@
 """Host names in listen/connect, Connection.resolve/resolve_cancel
-(API.md 10.1, 10.2, 5.11, 2.7).  Names come from /etc/hosts or are
+(docs/api.md 10.1, 10.2, 5.11, 2.7).  Names come from /etc/hosts or are
 guaranteed not to exist, so nothing needs a network."""
 
 import socket

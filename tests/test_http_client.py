@@ -1,5 +1,5 @@
 """HTTP client side: connect(url, http=True), responses whatever their
-framing (API.md 7.3), against Python's http.server and our own server."""
+framing (docs/api.md 7.3), against Python's http.server and our own server."""
 
 import hashlib
 import http.server

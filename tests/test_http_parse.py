@@ -124,7 +124,7 @@ def test_query_var_skips_empty_pairs(make_manager, recorder):
 
 
 def test_query_var_length_limit(make_manager, recorder):
-    # cymongoose 0.2's rule (API.md 19.1): decoded values up to 2047 bytes;
+    # cymongoose 0.2's rule (docs/api.md 19.1): decoded values up to 2047 bytes;
     # longer raises ValueError; a bad % escape still gives None.
     ok = "x" * 2047
     long = "y" * 2048

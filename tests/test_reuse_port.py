@@ -1,5 +1,5 @@
 """listen(..., reuse_port=True): several processes share one port and the
-kernel spreads the connections among them (API.md section 12)."""
+kernel spreads the connections among them (docs/api.md section 12)."""
 
 import os
 import signal

@@ -1,5 +1,5 @@
 """SNTP: Manager.sntp_connect, Connection.sntp_request, MG_EV_SNTP_TIME
-(API.md 10.3, 5.11, 15).  The server is a Python UDP socket on loopback
+(docs/api.md 10.3, 5.11, 15).  The server is a Python UDP socket on loopback
 whose clock runs OFFSET seconds ahead of ours, so that the reported time can
 only come from its reply."""
 

@@ -1,4 +1,4 @@
-"""Static files: serve_dir / serve_file (API.md 5.8, 7.8) fetched by
+"""Static files: serve_dir / serve_file (docs/api.md 5.8, 7.8) fetched by
 requests, raw sockets and curl."""
 
 import gzip

@@ -1,4 +1,4 @@
-"""Streaming responses: http_chunk and http_sse (API.md 5.8) read
+"""Streaming responses: http_chunk and http_sse (docs/api.md 5.8) read
 incrementally by clients: the first piece arrives before the stream ends."""
 
 import threading

@@ -71,7 +71,7 @@ def test_echo_of_recv_data_resends_history(make_manager, recorder):
 
 
 def test_http_url_with_http_false_is_raw_tcp(make_manager, recorder):
-    # http=None (the default) would infer HTTP from the scheme (API.md 19.1)
+    # http=None (the default) would infer HTTP from the scheme (docs/api.md 19.1)
     rec = recorder()
     mgr = make_manager()
     lst = mgr.listen("http://127.0.0.1:0", rec, http=False)

@@ -1,4 +1,4 @@
-"""Timers: Manager.timer_add, Timer.cancel/active (API.md 10.4, 16.4, 19.5).
+"""Timers: Manager.timer_add, Timer.cancel/active (docs/api.md 10.4, 16.4, 19.5).
 
 Assertions are on counts and order, never on elapsed time.  Where a test
 needs time to pass without the timer being due, the margins are large

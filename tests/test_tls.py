@@ -1,4 +1,4 @@
-"""TLS (API.md section 11): https, wss and mqtts, client and server.
+"""TLS (docs/api.md section 11): https, wss and mqtts, client and server.
 
 The certificates are generated here with the ``cryptography`` package: a CA,
 a server certificate for localhost/127.0.0.1 (EC P-256 key in SEC1 PEM, as

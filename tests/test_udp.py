@@ -1,4 +1,4 @@
-"""UDP listeners and clients (API.md 5.4, 5.6, 5.7, 10.2, 12)."""
+"""UDP listeners and clients (docs/api.md 5.4, 5.6, 5.7, 10.2, 12)."""
 
 import os
 import socket

@@ -1,4 +1,4 @@
-"""Manager.wakeup() from other threads (API.md 10.5, 14.2)."""
+"""Manager.wakeup() from other threads (docs/api.md 10.5, 14.2)."""
 
 import os
 import threading

@@ -1,4 +1,4 @@
-"""pymongoose.wsgi: a WSGI server answering real clients (API.md 19.10)."""
+"""pymongoose.wsgi: a WSGI server answering real clients (docs/api.md 19.10)."""
 
 import hashlib
 import io

@@ -2,7 +2,7 @@ package codec
 
 import "unicode/utf8"
 
-// Glob matching as the module function match() exposes it (API.md §19.6)
+// Glob matching as the module function match() exposes it (docs/api.md §19.6)
 // and as Rpc uses it for method patterns (§19.7).
 
 // MatchMaxCaps is the number of captures Match reports at most.

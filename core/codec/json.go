@@ -6,7 +6,7 @@ import (
 )
 
 // JSON lookups by path, reproducing Mongoose 7.19's mg_json_get family as
-// pymongoose 0.1.4 exposes it (API.md §16.5).
+// pymongoose 0.1.4 exposes it (docs/api.md §16.5).
 //
 // The scanner walks the document once and stops as soon as the target
 // token is complete: malformed text after the target is never seen, while
@@ -124,7 +124,7 @@ func jsonNum(s []byte) (neg bool, intDigits, fracDigits []byte, exp, n int) {
 
 // jsonAtod returns the value of the number at the start of s as mg_atod
 // delimits it. The digits are converted with a correctly rounded parse
-// (API.md §16.5 allows this instead of Mongoose's simple decimal
+// (docs/api.md §16.5 allows this instead of Mongoose's simple decimal
 // accumulation, which can differ in the last bit).
 func jsonAtod(s []byte) float64 {
 	neg, intDigits, fracDigits, exp, _ := jsonNum(s)

@@ -2,7 +2,7 @@ package codec
 
 import "strings"
 
-// builtinMIME is Mongoose's table of known types (API.md §7.8), keyed by the
+// builtinMIME is Mongoose's table of known types (docs/api.md §7.8), keyed by the
 // case-sensitive text after the last dot.
 var builtinMIME = map[string]string{
 	"html": "text/html; charset=utf-8", "htm": "text/html; charset=utf-8",

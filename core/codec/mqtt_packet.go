@@ -1,9 +1,9 @@
 package codec
 
-// MQTT 3.1.1 packet encoding and decoding (API.md §9), byte for byte as
+// MQTT 3.1.1 packet encoding and decoding (docs/api.md §9), byte for byte as
 // Mongoose 7.19 writes and reads them.
 
-// MQTT packet types (API.md §3.3).
+// MQTT packet types (docs/api.md §3.3).
 const (
 	MQTTConnect     = 1
 	MQTTConnack     = 2
@@ -23,7 +23,7 @@ const (
 )
 
 // MQTTMessage is the data of EvMQTTCmd and EvMQTTMsg. Slices are valid only
-// while the event is being dispatched (API.md §9.4 for the fields).
+// while the event is being dispatched (docs/api.md §9.4 for the fields).
 type MQTTMessage struct {
 	Topic, Data []byte
 	ID          uint16
@@ -32,7 +32,7 @@ type MQTTMessage struct {
 	Props       []MQTTProp // MQTT 5 properties, in order
 }
 
-// MQTTProp is one MQTT 5 property (API.md §19.4).
+// MQTTProp is one MQTT 5 property (docs/api.md §19.4).
 type MQTTProp struct {
 	ID       byte
 	IV       uint32
@@ -142,7 +142,7 @@ func appendMQTTString(b []byte, s []byte) []byte {
 	return append(b, s...)
 }
 
-// MQTTConnectOptions is the content of a CONNECT packet (API.md §9.1).
+// MQTTConnectOptions is the content of a CONNECT packet (docs/api.md §9.1).
 type MQTTConnectOptions struct {
 	ClientID, Username, Password []byte
 	CleanSession                 bool

@@ -3,7 +3,7 @@ package codec
 import "bytes"
 
 // multipart/form-data parsing as http_parse_multipart() exposes it
-// (API.md §16.7, Mongoose's mg_http_next_multipart).
+// (docs/api.md §16.7, Mongoose's mg_http_next_multipart).
 
 // MultipartPart locates one part of a multipart body. Every span is an
 // offset and length into the body given to ParseMultipart; a missing name
@@ -20,7 +20,7 @@ const contentDisposition = "Content-Disposition"
 // example "--xyz") is the delimiter. Header lines follow up to an empty
 // line; a Content-Disposition header (name compared case-insensitively)
 // supplies name and filename through the substring rule of header_var
-// (API.md §16.1). The part body runs up to CRLF followed by the boundary
+// (docs/api.md §16.1). The part body runs up to CRLF followed by the boundary
 // text. next is the offset just after that CRLF, where the next boundary
 // line starts; ok is false (and next 0) when no complete part can be
 // parsed at offset: an end marker, garbage, truncated data, or an offset

@@ -3,7 +3,7 @@ package codec
 import "encoding/base64"
 
 // Small string helpers of the module functions http_var, base64_encode and
-// base64_decode (API.md §19.6), with Mongoose's semantics.
+// base64_decode (docs/api.md §19.6), with Mongoose's semantics.
 
 // HTTPVar finds the first name=value pair of buf (pairs separated by '&',
 // the name compared case-insensitively) and returns the [start, end)

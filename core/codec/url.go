@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Endpoint is what listen/connect take from a URL (API.md §12).
+// Endpoint is what listen/connect take from a URL (docs/api.md §12).
 type Endpoint struct {
 	scheme string
 	Host   string // brackets stripped

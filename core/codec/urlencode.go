@@ -2,7 +2,7 @@ package codec
 
 import "strings"
 
-// URL encoding as url_encode() exposes it (API.md §16.6, Mongoose's
+// URL encoding as url_encode() exposes it (docs/api.md §16.6, Mongoose's
 // mg_url_encode without its output-size defect).
 
 const lowerHex = "0123456789abcdef"

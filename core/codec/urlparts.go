@@ -2,7 +2,7 @@ package codec
 
 import "strings"
 
-// The url_* module functions (API.md §19.6): Mongoose's mg_url_port,
+// The url_* module functions (docs/api.md §19.6): Mongoose's mg_url_port,
 // mg_url_host, mg_url_user, mg_url_pass, mg_url_uri and mg_url_is_ssl,
 // with one deliberate difference: schemes are compared case-insensitively,
 // as listen()/connect() do in this project (§12, §19.1).
