@@ -82,6 +82,12 @@ func (m *Manager) httpServe(c *Conn, progress bool) (parsed bool) {
 			h.need = 0
 			break
 		}
+		if h.hi.HeaderLines > len(h.msg.Headers) && m.allHeaders {
+			// More headers than stored: keep them all, in room for as many
+			// as this head has (allocated only for such a request).
+			h.msg.Headers = make([]codec.HeaderSpan, 0, h.hi.HeaderLines)
+			codec.ParseHead(buf, true, lim.MaxHeadSize, lim.MaxHeaders, &h.msg, &h.hi)
+		}
 		h.headStart = zeroTime
 		hi := &h.hi
 		if !h.hdrsSent {
@@ -264,3 +270,9 @@ func (c *Conn) finishResponse() {
 		c.m.kick(c)
 	}
 }
+
+// StoreAllHeaders makes the Manager's HTTP servers keep every header of a
+// request (up to Limits.MaxHeaders lines, past which it gets 431) instead
+// of the first 30 as Mongoose does: a server adapter (pymongoose.asgi and
+// .wsgi) must give the application all of them, as uvicorn and gunicorn do.
+func (m *Manager) StoreAllHeaders() { m.allHeaders = true }

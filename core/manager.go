@@ -46,6 +46,7 @@ type Manager struct {
 	depth        int         // handlers running (nested emits, a batcher call)
 
 	bodyStream bodyStreamConfig // request body streaming for adapters (http_body_stream.go)
+	allHeaders bool             // requests keep every header, not the first 30 (StoreAllHeaders)
 
 	// Cross-thread queues (wakeups, DNS answers), guarded by mu.
 	mu        sync.Mutex

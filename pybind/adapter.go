@@ -45,3 +45,17 @@ func AdapterSkipEvents(mid int64, mask int64) (err error) {
 	pm.skip = uint64(mask) &^ (1 << uint(core.EvClose))
 	return nil
 }
+
+// AdapterAllHeaders makes the HTTP servers of Manager mid keep every header
+// of a request (up to max_headers), not the first 30 that Mongoose's API
+// stores: an ASGI or WSGI application gets all of them, as from uvicorn or
+// gunicorn.
+func AdapterAllHeaders(mid int64) (err error) {
+	defer recoverTo(&err)
+	pm, err := open(mid)
+	if err != nil {
+		return err
+	}
+	pm.m.StoreAllHeaders()
+	return nil
+}

@@ -110,9 +110,14 @@ func (pm *pyManager) pollBatch(conns []*core.Conn, stop *uint32) (int, bool) {
 	return int(r >> 2), int(r&3) == C.PMG_ABORT
 }
 
-// fillSpans lays the message's spans out as native.h's PMG_SPAN_INTS.
+// fillSpans lays the message's spans out as native.h's PMG_SPAN_INTS (for
+// more than PMG_MAX_HEADERS headers, the same layout longer).
 func (pm *pyManager) fillSpans(d *core.HTTPMessage) int {
-	s := &pm.spans
+	n := len(d.Headers)
+	if need := 2 * (4 + 2*n); len(pm.spans) < need {
+		pm.spans = make([]C.int32_t, max(need, C.PMG_SPAN_INTS))
+	}
+	s := pm.spans
 	put := func(i int, sp codec.Span) {
 		s[2*i] = C.int32_t(sp.Off)
 		s[2*i+1] = C.int32_t(sp.Len)
@@ -121,10 +126,6 @@ func (pm *pyManager) fillSpans(d *core.HTTPMessage) int {
 	put(1, d.URI)
 	put(2, d.Query)
 	put(3, d.Proto)
-	n := len(d.Headers)
-	if n > C.PMG_MAX_HEADERS {
-		n = C.PMG_MAX_HEADERS
-	}
 	for i := 0; i < n; i++ {
 		put(4+2*i, d.Headers[i].Name)
 		put(5+2*i, d.Headers[i].Value)

@@ -12,8 +12,16 @@ PyObject *pmg_http_msg_new(const char *head, Py_ssize_t hn, const char *body, Py
     HttpMsgObject *m = PyObject_New(HttpMsgObject, &pmg_HttpMsgType);
     if (!m)
         return NULL;
-    if (nhdr > PMG_MAX_HEADERS)
-        nhdr = PMG_MAX_HEADERS;
+    m->spans = m->inline_spans;
+    if (nhdr > PMG_MAX_HEADERS) {
+        m->spans = PyMem_Malloc(sizeof(int32_t) * 2 * (4 + 2 * (size_t)nhdr));
+        if (!m->spans) {
+            m->spans = m->inline_spans;
+            m->nhdr = 0;
+            Py_DECREF(m);
+            return PyErr_NoMemory();
+        }
+    }
     m->head = head;
     m->head_len = hn;
     m->body = body;
@@ -24,8 +32,15 @@ PyObject *pmg_http_msg_new(const char *head, Py_ssize_t hn, const char *body, Py
     return (PyObject *)m;
 }
 
+static void http_msg_free_spans(HttpMsgObject *m) {
+    if (m->spans != m->inline_spans)
+        PyMem_Free(m->spans);
+    m->spans = m->inline_spans;
+}
+
 void pmg_http_msg_invalidate(PyObject *o) {
     HttpMsgObject *m = (HttpMsgObject *)o;
+    http_msg_free_spans(m);
     m->valid = 0;
     m->head = m->body = NULL;
     m->head_len = m->body_len = 0;
@@ -34,10 +49,15 @@ void pmg_http_msg_invalidate(PyObject *o) {
 
 static PyObject *http_msg_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     HttpMsgObject *m = (HttpMsgObject *)type->tp_alloc(type, 0);
-    return (PyObject *)m; /* zeroed: an invalid view */
+    if (m)
+        m->spans = m->inline_spans;
+    return (PyObject *)m; /* otherwise zeroed: an invalid view */
 }
 
-static void http_msg_dealloc(HttpMsgObject *m) { Py_TYPE(m)->tp_free((PyObject *)m); }
+static void http_msg_dealloc(HttpMsgObject *m) {
+    http_msg_free_spans(m);
+    Py_TYPE(m)->tp_free((PyObject *)m);
+}
 
 static const char *span_ptr(HttpMsgObject *m, int i, Py_ssize_t *n) {
     int32_t off = m->spans[2 * i], len = m->spans[2 * i + 1];

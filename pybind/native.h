@@ -63,6 +63,8 @@
 #define PMG_DATA_WS 5   /* p1: payload, ival: flags */
 #define PMG_DATA_MQTT 6 /* p1: topic, p2: data, ival: id | cmd<<16 | qos<<24 | ack<<32 */
 
+/* Headers a message view holds inline; more take a block of their own
+ * (server adapters keep every header: core's StoreAllHeaders). */
 #define PMG_MAX_HEADERS 30
 /* method, uri, query, proto, then name/value per header: (off, len) pairs. */
 #define PMG_SPAN_INTS (2 * (4 + 2 * PMG_MAX_HEADERS))
@@ -162,7 +164,8 @@ typedef struct {
     Py_ssize_t body_len;
     int nhdr;
     int valid;
-    int32_t spans[PMG_SPAN_INTS];
+    int32_t *spans; /* inline_spans, or a PyMem block for more than PMG_MAX_HEADERS */
+    int32_t inline_spans[PMG_SPAN_INTS];
 } HttpMsgObject;
 
 typedef struct {

@@ -20,9 +20,9 @@ type pyManager struct {
 	core     *C.PyObject // CoreObject; set by pmg_attach
 	timersMu sync.Mutex  // Timer.cancel() may come from any thread
 	timers   map[int64]*core.Timer
-	spans    [C.PMG_SPAN_INTS]C.int32_t // reused for every HTTP event
-	polls    []uintptr                  // wrappers of a POLL run (pollBatch), reused
-	skip     uint64                     // bit ev set: event ev is not delivered (AdapterSkipEvents)
+	spans    []C.int32_t // reused for every HTTP event (dispatch.go's fillSpans)
+	polls    []uintptr   // wrappers of a POLL run (pollBatch), reused
+	skip     uint64      // bit ev set: event ev is not delivered (AdapterSkipEvents)
 }
 
 var (

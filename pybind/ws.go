@@ -37,9 +37,6 @@ func pmg_ws_upgrade(mid C.longlong, id C.ulonglong, head *C.char, hn C.longlong,
 		if n < 0 {
 			n = 0
 		}
-		if n > C.PMG_MAX_HEADERS {
-			n = C.PMG_MAX_HEADERS
-		}
 		s := unsafe.Slice((*int32)(unsafe.Pointer(spans)), 2*(4+2*n))
 		sp := func(i int) codec.Span { return codec.Span{Off: int(s[2*i]), Len: int(s[2*i+1])} }
 		msg.Method, msg.URI, msg.Query, msg.Proto = sp(0), sp(1), sp(2), sp(3)

@@ -170,6 +170,7 @@ class ASGIServer:
         manager = Manager(None, False, self._error_handler, **self._limits)
         # The frequent events the server has nothing to do with never reach Python.
         _go.AdapterSkipEvents(manager._mid, sum(1 << ev for ev in _SKIPPED))
+        _go.AdapterAllHeaders(manager._mid)  # every header reaches the scope, not the first 30
         _body_stream.enable(manager)  # large bodies reach receive() as they arrive
         try:
             lst = manager.listen(url, self._handle, http=True, reuse_port=reuse_port)

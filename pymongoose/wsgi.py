@@ -663,6 +663,7 @@ class WSGIServer:
         if error_handler is not None:
             kwargs["error_handler"] = error_handler
         self._manager = Manager(self._handle, True, **kwargs)
+        _go.AdapterAllHeaders(self._manager._mid)  # every header reaches environ, not the first 30
         self._skip_writes: Optional[bool] = None
         self._wakeup_id = self._manager.wakeup_id
         self._conns: Dict[int, _ConnState] = {}

@@ -223,6 +223,16 @@ def test_http10_request_scope():
     assert scopes["pymongoose"]["http_version"] == scopes["uvicorn"]["http_version"] == "1.0"
 
 
+def test_every_header_reaches_the_scope():
+    """More headers than Mongoose's API stores (30): uvicorn passes them all."""
+    extra = b"".join(b"X-H%d: v%d\r\n" % (i, i) for i in range(60))
+    raw = b"GET /scope HTTP/1.1\r\nHost: example.test\r\n" + extra + b"\r\n"
+    scopes = both(lambda p: scope_of(p, raw))
+    ours, theirs = scopes["pymongoose"]["headers"], scopes["uvicorn"]["headers"]
+    assert ours == theirs
+    assert len(ours) == 61 and ours[-1] == ["x-h59", "v59"]
+
+
 # -- responses ---------------------------------------------------------------
 
 def test_header_bytes_go_out_as_given():

@@ -350,6 +350,15 @@ def test_underscore_headers_dropped(servers):
         assert "evil" not in json.dumps(env), name
 
 
+def test_every_header_reaches_environ(servers):
+    """More headers than Mongoose's API stores (30): gunicorn passes them all."""
+    raw = get(b"/env", *(b"X-H%d: v%d" % (i, i) for i in range(60)))
+    envs = {name: json.loads(r.body) for name, r in both(servers, raw).items()}
+    for name, env in envs.items():
+        assert {k: v for k, v in env.items() if k.startswith("HTTP_X_H")} == \
+            {f"HTTP_X_H{i}": f"v{i}" for i in range(60)}, name
+
+
 def test_absolute_form_target(servers):
     raw = get(b"http://example.test/env?q=1")
     for name, r in both(servers, raw).items():

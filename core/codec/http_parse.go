@@ -13,6 +13,7 @@ type HeadInfo struct {
 	ConnClose     bool  // a Connection header lists "close"
 	KeepAlive     bool  // a Connection header lists "keep-alive"
 	Expect100     bool  // Expect: 100-continue
+	HeaderLines   int   // header lines in the head (msg.Headers may hold fewer)
 }
 
 // maxCLDigits keeps Content-Length parsing free of overflow.
@@ -25,7 +26,8 @@ const maxCLDigits = 18
 // the head must be rejected with status code 400 (unparseable) or 431 (over
 // maxHead bytes or maxHeaders lines; 0 turns a limit off). isReq selects the
 // request-line rules; a response line puts the protocol in Method, the
-// status in URI and the reason phrase in Proto.
+// status in URI and the reason phrase in Proto. msg.Headers gets the first
+// MaxStoredHeaders headers, or as many as its capacity holds if larger.
 func ParseHead(buf []byte, isReq bool, maxHead, maxHeaders int, msg *HTTPMessage, hi *HeadInfo) (int, int) {
 	// Find the blank line, rejecting control bytes early.
 	n, lines := 0, 0
@@ -131,7 +133,8 @@ func ParseHead(buf []byte, isReq bool, maxHead, maxHeaders int, msg *HTTPMessage
 			e--
 		}
 		name, val := hl[:p], hl[v:e]
-		if len(msg.Headers) < MaxStoredHeaders {
+		hi.HeaderLines++
+		if len(msg.Headers) < MaxStoredHeaders || len(msg.Headers) < cap(msg.Headers) {
 			msg.Headers = append(msg.Headers, HeaderSpan{Span{start, p}, Span{start + v, e - v}})
 		}
 		switch {
