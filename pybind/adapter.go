@@ -59,3 +59,16 @@ func AdapterAllHeaders(mid int64) (err error) {
 	pm.m.StoreAllHeaders()
 	return nil
 }
+
+// AdapterNoYield stops poll() of Manager mid from yielding the P every few
+// ms (runtime.go): for a Manager whose requests run on other Python threads
+// (pymongoose.wsgi with app threads), where the hand-off costs more.
+func AdapterNoYield(mid int64) (err error) {
+	defer recoverTo(&err)
+	pm, err := open(mid)
+	if err != nil {
+		return err
+	}
+	pm.noYield = true
+	return nil
+}

@@ -67,7 +67,6 @@ func pmg_poll(mid C.longlong, timeout C.int) (rc C.int) {
 	if pm == nil || pm.m.Closed() {
 		return pollFreed
 	}
-	yieldIfDue()
 	total := int(timeout)
 	// One clock reading per slice, shared with Wait (none for poll(0)).
 	var start, now time.Time
@@ -89,6 +88,9 @@ func pmg_poll(mid C.longlong, timeout C.int) (rc C.int) {
 			}
 		}
 		ts := C.pmg_save_thread()
+		if !pm.noYield {
+			yieldIfDue() // runtime.go; without the GIL
+		}
 		ready := pm.m.WaitAt(now, slice)
 		C.pmg_restore_thread(ts)
 		if C.pmg_check_signals() != 0 {

@@ -21,6 +21,7 @@ type pyManager struct {
 	timersMu sync.Mutex  // Timer.cancel() may come from any thread
 	timers   map[int64]*core.Timer
 	spans    []C.int32_t // reused for every HTTP event (dispatch.go's fillSpans)
+	noYield  bool        // poll never yields the P (runtime.go, AdapterNoYield)
 	polls    []uintptr   // wrappers of a POLL run (pollBatch), reused
 	skip     uint64      // bit ev set: event ev is not delivered (AdapterSkipEvents)
 }

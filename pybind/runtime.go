@@ -28,7 +28,11 @@ func init() {
 // and, having acted, wakes every 20 µs for a while. A yield every 5 ms
 // starts a new tick and sysmon stays asleep (ASGI server pinned to one CPU:
 // 3,300 -> 1,300 context switches a second, measured in
-// /proc/PID/task/*/status, and ~7 % less CPU per request).
+// /proc/PID/task/*/status; 8 % less CPU per request for ASGI, 6 % for WSGI
+// with the app on the poll thread). A yield hands the P to another thread
+// and back; where other Python threads wait to run (a WSGI server with app
+// threads) that hand-off costs more than it saves (15 % more CPU per
+// request), so such a Manager turns it off (AdapterNoYield).
 const yieldEvery = 5 * time.Millisecond
 
 var lastYield atomic.Int64 // UnixNano of the last yield, by any thread

@@ -685,6 +685,7 @@ class WSGIServer:
         self._pool = _Pool(workers, self._run_app, level <= 40) if workers else None
         if workers:  # a worker may block in wsgi.input; the poll thread may not
             _body_stream.enable(self._manager)
+            _go.AdapterNoYield(self._manager._mid)  # app threads wait to run: no P hand-offs
 
     # -- public API ----------------------------------------------------
     @property
