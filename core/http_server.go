@@ -84,9 +84,11 @@ func (m *Manager) httpServe(c *Conn, progress bool) (parsed bool) {
 		}
 		if h.hi.HeaderLines > len(h.msg.Headers) && m.allHeaders {
 			// More headers than stored: keep them all, in room for as many
-			// as this head has (allocated only for such a request).
-			h.msg.Headers = make([]codec.HeaderSpan, 0, h.hi.HeaderLines)
-			codec.ParseHead(buf, true, lim.MaxHeadSize, lim.MaxHeaders, &h.msg, &h.hi)
+			// as this head has (allocated only for such a connection).
+			if cap(h.msg.Headers) < h.hi.HeaderLines {
+				h.msg.Headers = make([]codec.HeaderSpan, 0, h.hi.HeaderLines)
+			}
+			codec.ParseHeadStoring(buf, true, lim.MaxHeadSize, lim.MaxHeaders, h.hi.HeaderLines, &h.msg, &h.hi)
 		}
 		h.headStart = zeroTime
 		hi := &h.hi

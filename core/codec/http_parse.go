@@ -27,8 +27,13 @@ const maxCLDigits = 18
 // maxHead bytes or maxHeaders lines; 0 turns a limit off). isReq selects the
 // request-line rules; a response line puts the protocol in Method, the
 // status in URI and the reason phrase in Proto. msg.Headers gets the first
-// MaxStoredHeaders headers, or as many as its capacity holds if larger.
+// MaxStoredHeaders headers (hi.HeaderLines counts them all).
 func ParseHead(buf []byte, isReq bool, maxHead, maxHeaders int, msg *HTTPMessage, hi *HeadInfo) (int, int) {
+	return ParseHeadStoring(buf, isReq, maxHead, maxHeaders, MaxStoredHeaders, msg, hi)
+}
+
+// ParseHeadStoring is ParseHead storing the first maxStored headers.
+func ParseHeadStoring(buf []byte, isReq bool, maxHead, maxHeaders, maxStored int, msg *HTTPMessage, hi *HeadInfo) (int, int) {
 	// Find the blank line, rejecting control bytes early.
 	n, lines := 0, 0
 	for i := 0; i < len(buf); i++ {
@@ -134,7 +139,7 @@ func ParseHead(buf []byte, isReq bool, maxHead, maxHeaders int, msg *HTTPMessage
 		}
 		name, val := hl[:p], hl[v:e]
 		hi.HeaderLines++
-		if len(msg.Headers) < MaxStoredHeaders || len(msg.Headers) < cap(msg.Headers) {
+		if len(msg.Headers) < maxStored {
 			msg.Headers = append(msg.Headers, HeaderSpan{Span{start, p}, Span{start + v, e - v}})
 		}
 		switch {

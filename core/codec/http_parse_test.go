@@ -102,6 +102,12 @@ func TestParseHeaderValuesAndLimits(t *testing.T) {
 	if n == 0 || code != 0 || len(msg.Headers) != 30 || hi.ContentLength != 5 {
 		t.Fatalf("n=%d code=%d headers=%d cl=%d", n, code, len(msg.Headers), hi.ContentLength)
 	}
+	if hi.HeaderLines != 41 {
+		t.Fatalf("header lines %d, want 41", hi.HeaderLines)
+	}
+	if _, code := ParseHeadStoring([]byte(b.String()), true, 0, 0, 100, &msg, &hi); code != 0 || len(msg.Headers) != 41 {
+		t.Fatalf("storing all: code %d, %d headers", code, len(msg.Headers))
+	}
 	if _, code := ParseHead([]byte(b.String()), true, 0, 40, &msg, &hi); code != 431 {
 		t.Fatalf("max headers: %d", code)
 	}
