@@ -151,9 +151,9 @@ type clientResult struct {
 	err  error
 }
 
-// rawClient dials, writes req (optionally half-closing), then reads until
-// EOF. It runs in its own goroutine; the test polls until the result arrives.
-func rawClient(addr string, req []byte, halfClose bool) <-chan clientResult {
+// goClient dials addr and runs talk on the connection (30 s deadline) in
+// its own goroutine; the test polls until the result arrives.
+func goClient(addr string, talk func(conn net.Conn) ([]byte, error)) <-chan clientResult {
 	ch := make(chan clientResult, 1)
 	go func() {
 		conn, err := net.Dial("tcp", addr)
@@ -163,17 +163,23 @@ func rawClient(addr string, req []byte, halfClose bool) <-chan clientResult {
 		}
 		defer conn.Close()
 		conn.SetDeadline(time.Now().Add(30 * time.Second))
+		data, err := talk(conn)
+		ch <- clientResult{data, err}
+	}()
+	return ch
+}
+
+// rawClient writes req (optionally half-closing), then reads until EOF.
+func rawClient(addr string, req []byte, halfClose bool) <-chan clientResult {
+	return goClient(addr, func(conn net.Conn) ([]byte, error) {
 		if _, err := conn.Write(req); err != nil {
-			ch <- clientResult{err: err}
-			return
+			return nil, err
 		}
 		if halfClose {
 			conn.(*net.TCPConn).CloseWrite()
 		}
-		data, err := io.ReadAll(conn)
-		ch <- clientResult{data, err}
-	}()
-	return ch
+		return io.ReadAll(conn)
+	})
 }
 
 // recv polls until ch delivers.

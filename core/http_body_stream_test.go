@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/pymongoose-go/pymongoose-go/core/codec"
 )
@@ -84,39 +83,47 @@ func digest(b []byte) string {
 // stagedClient writes first, waits for gate, writes rest, then reads until EOF
 // or until want responses were read.
 func stagedClient(addr string, first, rest []byte, gate <-chan struct{}, want int) <-chan clientResult {
-	ch := make(chan clientResult, 1)
-	go func() {
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			ch <- clientResult{err: err}
-			return
-		}
-		defer conn.Close()
-		conn.SetDeadline(time.Now().Add(30 * time.Second))
+	return goClient(addr, func(conn net.Conn) ([]byte, error) {
 		if _, err := conn.Write(first); err != nil {
-			ch <- clientResult{err: err}
-			return
+			return nil, err
 		}
 		if gate != nil {
 			<-gate
 		}
 		if _, err := conn.Write(rest); err != nil {
-			ch <- clientResult{err: err}
-			return
+			return nil, err
 		}
 		var out bytes.Buffer
 		br := bufio.NewReader(io.TeeReader(conn, &out))
 		for i := 0; i < want; i++ {
 			resp, err := http.ReadResponse(br, nil)
 			if err != nil {
-				ch <- clientResult{out.Bytes(), err}
-				return
+				return out.Bytes(), err
 			}
 			io.ReadAll(resp.Body)
 		}
-		ch <- clientResult{out.Bytes(), nil}
-	}()
-	return ch
+		return out.Bytes(), nil
+	})
+}
+
+// expect100Client sends a head with Expect: 100-continue, waits for the
+// 100, then sends body; its result is the response body.
+func expect100Client(addr string, body []byte) <-chan clientResult {
+	return goClient(addr, func(conn net.Conn) ([]byte, error) {
+		fmt.Fprintf(conn, "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n", len(body))
+		br := bufio.NewReader(conn)
+		line, err := br.ReadString('\n')
+		if err != nil || line != "HTTP/1.1 100 Continue\r\n" {
+			return []byte(line), fmt.Errorf("interim %q %v", line, err)
+		}
+		br.ReadString('\n')
+		conn.Write(body)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return nil, err
+		}
+		return []byte(bodyOf(resp)), nil
+	})
 }
 
 func chunk(b []byte, size int) []byte {
@@ -279,31 +286,7 @@ func TestBodyStreamExpect100OnFirstConsume(t *testing.T) {
 	a := newStreamApp(t, nil, 1000, 1<<20)
 	l, addr := a.h.listen(true)
 	body := randomBody(50000)
-	ch := make(chan clientResult, 1)
-	go func() {
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			ch <- clientResult{err: err}
-			return
-		}
-		defer conn.Close()
-		conn.SetDeadline(time.Now().Add(30 * time.Second))
-		fmt.Fprintf(conn, "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n", len(body))
-		br := bufio.NewReader(conn)
-		line, err := br.ReadString('\n')
-		if err != nil || line != "HTTP/1.1 100 Continue\r\n" {
-			ch <- clientResult{[]byte(line), fmt.Errorf("interim %q %v", line, err)}
-			return
-		}
-		br.ReadString('\n')
-		conn.Write(body)
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			ch <- clientResult{err: err}
-			return
-		}
-		ch <- clientResult{[]byte(bodyOf(resp)), nil}
-	}()
+	ch := expect100Client(addr, body)
 	a.h.until("the head", func() bool { return a.heads == 1 })
 	c := a.h.accepted(l)[0]
 	for i := 0; i < 20; i++ {
@@ -374,30 +357,7 @@ func TestBodyStreamExpect100AskedInHeadEvent(t *testing.T) {
 	}
 	_, addr := a.h.listen(true)
 	body := randomBody(50000)
-	ch := make(chan clientResult, 1)
-	go func() {
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			ch <- clientResult{err: err}
-			return
-		}
-		defer conn.Close()
-		conn.SetDeadline(time.Now().Add(30 * time.Second))
-		fmt.Fprintf(conn, "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n", len(body))
-		br := bufio.NewReader(conn)
-		if line, err := br.ReadString('\n'); err != nil || line != "HTTP/1.1 100 Continue\r\n" {
-			ch <- clientResult{[]byte(line), fmt.Errorf("interim %q %v", line, err)}
-			return
-		}
-		br.ReadString('\n')
-		conn.Write(body)
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			ch <- clientResult{err: err}
-			return
-		}
-		ch <- clientResult{[]byte(bodyOf(resp)), nil}
-	}()
+	ch := expect100Client(addr, body)
 	r := recv(a.h, "client", ch)
 	if r.err != nil || string(r.data) != digest(body) {
 		t.Fatalf("client: %q %v", r.data, r.err)

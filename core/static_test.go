@@ -185,20 +185,11 @@ func TestServeFileLarge(t *testing.T) {
 		return ResultOK
 	})
 	_, addr := h.listen(true)
-	ch := make(chan clientResult, 1)
-	go func() {
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			ch <- clientResult{err: err}
-			return
-		}
-		defer conn.Close()
-		conn.SetDeadline(time.Now().Add(60 * time.Second))
+	ch := goClient(addr, func(conn net.Conn) ([]byte, error) {
 		io.WriteString(conn, "GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nRange: bytes=1000-\r\n\r\n")
 		time.Sleep(50 * time.Millisecond) // a slow reader: the server must keep the queue bounded
-		b, err := io.ReadAll(conn)
-		ch <- clientResult{b, err}
-	}()
+		return io.ReadAll(conn)
+	})
 	res := recv(h, "responses", ch)
 	if res.err != nil {
 		t.Fatal(res.err)
